@@ -1,0 +1,178 @@
+// Package app wires configuration, storage, services and transports into a
+// running server. cmd/agentgate calls Run; tests call New and Start.
+package app
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/agentgate/agentgate/internal/approval"
+	"github.com/agentgate/agentgate/internal/auth"
+	"github.com/agentgate/agentgate/internal/config"
+	"github.com/agentgate/agentgate/internal/httpapi"
+	"github.com/agentgate/agentgate/internal/metrics"
+	"github.com/agentgate/agentgate/internal/store"
+)
+
+// Version is set at build time with -ldflags "-X .../internal/app.Version=v1.2.3".
+var Version = "dev"
+
+// App is a configured server.
+type App struct {
+	Config    *config.Config
+	Log       *slog.Logger
+	Store     *store.Store
+	Approvals *approval.Service
+	Auth      *auth.Service
+	Metrics   *metrics.Metrics
+	API       *httpapi.Server
+
+	out io.Writer // where the first admin key is printed
+}
+
+// NewLogger returns the JSON (or text) logger the config asks for.
+func NewLogger(cfg *config.Config, w io.Writer) *slog.Logger {
+	var level slog.Level
+	_ = level.UnmarshalText([]byte(cfg.LogLevel))
+	opts := &slog.HandlerOptions{Level: level}
+	if cfg.LogFormat == "text" {
+		return slog.New(slog.NewTextHandler(w, opts))
+	}
+	return slog.New(slog.NewJSONHandler(w, opts))
+}
+
+// OpenStore opens and migrates the database named by the config.
+func OpenStore(ctx context.Context, cfg *config.Config, log *slog.Logger) (*store.Store, error) {
+	st, err := store.Open(ctx, cfg.DatabaseURL, store.Options{
+		MaxConns:          cfg.DBMaxConns,
+		SQLiteSynchronous: cfg.SQLiteSync,
+		Logger:            log,
+	})
+	if err != nil {
+		return nil, err
+	}
+	n, err := st.Migrate(ctx)
+	if err != nil {
+		st.Close()
+		return nil, err
+	}
+	if n > 0 {
+		log.Info("database migrated", "applied", n, "dialect", st.Dialect())
+	}
+	return st, nil
+}
+
+// New builds the server: it opens and migrates the database and wires the
+// services. out receives the one-time first admin key banner.
+func New(ctx context.Context, cfg *config.Config, log *slog.Logger, out io.Writer) (*App, error) {
+	st, err := OpenStore(ctx, cfg, log)
+	if err != nil {
+		return nil, err
+	}
+	a := &App{Config: cfg, Log: log, Store: st, out: out}
+	a.Auth, err = auth.NewService(st, auth.Config{AdminKey: cfg.AdminAPIKey}, log)
+	if err != nil {
+		st.Close()
+		return nil, err
+	}
+	opts := approval.Options{Logger: log}
+	if cfg.Metrics {
+		// The pending gauge asks the service, which is built just below.
+		a.Metrics = metrics.New(func(ctx context.Context) (int64, error) { return a.Approvals.CountPending(ctx) })
+		opts.Observer = a.Metrics
+	}
+	a.Approvals = approval.NewService(st, approval.Config{DefaultTimeout: cfg.DefaultTimeout}, opts)
+	a.API = httpapi.New(httpapi.Config{MaxBodyBytes: cfg.MaxBodyBytes, AccessLog: cfg.AccessLog, Version: Version},
+		httpapi.Deps{Approvals: a.Approvals, Auth: a.Auth, Metrics: a.Metrics, Logger: log})
+	return a, nil
+}
+
+// Close releases the database.
+func (a *App) Close() error { return a.Store.Close() }
+
+// ensureFirstKey prints a new admin key on the first start of an empty
+// database when no ADMIN_API_KEY is set.
+func (a *App) ensureFirstKey(ctx context.Context) error {
+	if a.Config.AdminAPIKey != "" {
+		return nil
+	}
+	key, err := a.Auth.EnsureFirstKey(ctx)
+	if err != nil || key == "" {
+		return err
+	}
+	line := strings.Repeat("=", 72)
+	fmt.Fprintf(a.out, "\n%s\n  AgentGate created an admin API key for this new database.\n  It is shown ONCE and never again - save it now:\n\n    %s\n\n  export AGENTGATE_API_KEY=%s\n%s\n\n", line, key, key, line)
+	a.Log.Info("first start: created an admin API key and printed it to standard output once")
+	return nil
+}
+
+// Serve listens on ln and serves until ctx is cancelled, then shuts down
+// gracefully: /ready turns 503, in-flight requests finish within the
+// shutdown timeout, and the database is closed by the caller.
+func (a *App) Serve(ctx context.Context, ln net.Listener) error {
+	if err := a.ensureFirstKey(ctx); err != nil {
+		return fmt.Errorf("create first admin key: %w", err)
+	}
+	srv := &http.Server{
+		Handler:           a.API,
+		ReadHeaderTimeout: a.Config.ReadHeaderTO,
+		ReadTimeout:       a.Config.ReadTimeout,
+		WriteTimeout:      a.Config.WriteTimeout,
+		IdleTimeout:       a.Config.IdleTimeout,
+		MaxHeaderBytes:    64 << 10,
+		ErrorLog:          slog.NewLogLogger(a.Log.Handler(), slog.LevelWarn),
+		BaseContext:       func(net.Listener) context.Context { return context.WithoutCancel(ctx) },
+	}
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(ln) }()
+	a.Log.Info("AgentGate is listening", "addr", ln.Addr().String(), "url", a.Config.PublicURL(),
+		"database", a.Store.Dialect(), "version", Version)
+	select {
+	case err := <-errc:
+		return fmt.Errorf("serve: %w", err)
+	case <-ctx.Done():
+	}
+	a.Log.Info("shutting down", "timeout", a.Config.ShutdownTimeout.String())
+	a.API.SetDraining()
+	sctx, cancel := context.WithTimeout(context.Background(), a.Config.ShutdownTimeout)
+	defer cancel()
+	err := srv.Shutdown(sctx)
+	if errors.Is(err, context.DeadlineExceeded) {
+		a.Log.Warn("in-flight requests did not finish before the shutdown timeout; closing them")
+		err = srv.Close()
+	}
+	if e := <-errc; e != nil && !errors.Is(e, http.ErrServerClosed) {
+		return e
+	}
+	return err
+}
+
+// Run is `agentgate server`: build, listen on the configured address,
+// serve until ctx ends, close.
+func Run(ctx context.Context, cfg *config.Config, out io.Writer) error {
+	start := time.Now()
+	log := NewLogger(cfg, os.Stderr)
+	a, err := New(ctx, cfg, log, out)
+	if err != nil {
+		return err
+	}
+	defer func() {
+		if err := a.Close(); err != nil {
+			log.Error("close database", "err", err)
+		}
+	}()
+	ln, err := net.Listen("tcp", cfg.Addr())
+	if err != nil {
+		return fmt.Errorf("listen on %s: %w", cfg.Addr(), err)
+	}
+	log.Info("started", "startup_ms", time.Since(start).Milliseconds())
+	return a.Serve(ctx, ln)
+}

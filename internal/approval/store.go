@@ -1,0 +1,81 @@
+package approval
+
+import (
+	"context"
+	"time"
+)
+
+// Store is the persistence the approval service needs. internal/store
+// implements it on SQLite and PostgreSQL.
+//
+// Read methods run outside transactions (on SQLite, on the reader pool);
+// every change goes through WithTx.
+type Store interface {
+	// WithTx runs fn in one write transaction and commits when fn returns
+	// nil. The transaction's clock is read once (Tx.Now).
+	WithTx(ctx context.Context, fn func(tx Tx) error) error
+
+	RequestGetByID(ctx context.Context, id string) (*Request, error)
+	RequestList(ctx context.Context, f RequestFilter) ([]*Request, int64, error)
+	RequestCountByStatus(ctx context.Context, s Status) (int64, error)
+	AuditListByRequest(ctx context.Context, requestID string) ([]*AuditEvent, error)
+	AuditList(ctx context.Context, f AuditFilter) ([]*AuditEvent, int64, error)
+	PolicyList(ctx context.Context) ([]StoredPolicy, error)
+	PolicyGetByID(ctx context.Context, id string) (*StoredPolicy, error)
+	Ping(ctx context.Context) error
+}
+
+// Tx is a write transaction. Methods return ErrNotFound when a row is
+// missing and ErrDuplicate when a unique constraint refuses a write.
+type Tx interface {
+	// Now is the transaction's timestamp, taken once, in UTC.
+	Now() time.Time
+
+	RequestGetByID(ctx context.Context, id string) (*Request, error)
+	RequestGetByIdempotencyKey(ctx context.Context, agentID, key string) (*Request, error)
+	RequestInsert(ctx context.Context, r *Request) error
+	// RequestDecide moves a pending request to r.Status with r's decision
+	// fields. It returns ErrAlreadyDecided when the request is no longer
+	// pending (compare-and-set).
+	RequestDecide(ctx context.Context, r *Request) error
+	// RequestListDue returns up to limit pending requests whose expiry is
+	// at or before now, oldest expiry first.
+	RequestListDue(ctx context.Context, now time.Time, limit int) ([]*Request, error)
+
+	DecisionInsert(ctx context.Context, d *Decision) error
+	AuditInsert(ctx context.Context, e *AuditEvent) error
+
+	PolicyGeneration(ctx context.Context) (int64, error)
+	PolicyList(ctx context.Context) ([]StoredPolicy, error)
+	PolicyGetByID(ctx context.Context, id string) (*StoredPolicy, error)
+	PolicyInsert(ctx context.Context, p *StoredPolicy) error
+	PolicyUpdate(ctx context.Context, p *StoredPolicy) error
+	PolicyDelete(ctx context.Context, id string) error
+}
+
+// Publisher delivers events to in-process and cross-process subscribers
+// (waiters, SSE streams, the dashboard). It is called after commit.
+type Publisher interface {
+	Publish(ctx context.Context, events ...Event)
+}
+
+// TxHook is called inside the transaction of every state change with the
+// events it will publish, so that work caused by an event (webhook
+// deliveries, notifications) is enqueued atomically with it.
+type TxHook interface {
+	OnEvents(ctx context.Context, tx Tx, events []Event) error
+}
+
+// Event types published after a state change.
+const (
+	EventRequestCreated = "request.created"
+	EventRequestDecided = "request.decided"
+	EventRequestExpired = "request.expired"
+)
+
+// Event tells subscribers that a request changed.
+type Event struct {
+	Type    string
+	Request *Request // the request after the change
+	Actor   Actor    // who caused it
+}

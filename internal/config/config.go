@@ -1,0 +1,108 @@
+// Package config reads the server's settings from environment variables.
+// Every variable is listed in the README with its default; a test checks
+// that the README and this struct agree.
+package config
+
+import (
+	"errors"
+	"fmt"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/caarlos0/env/v11"
+)
+
+// Config is every server setting. Field tags name the variable and its
+// default; `secret` fields are never printed.
+type Config struct {
+	Host            string        `env:"HOST" envDefault:"0.0.0.0"`
+	Port            int           `env:"PORT" envDefault:"3000"`
+	BaseURL         string        `env:"AGENTGATE_BASE_URL"`
+	DatabaseURL     string        `env:"DATABASE_URL" secret:"true"`
+	DBMaxConns      int           `env:"AGENTGATE_DB_MAX_CONNS" envDefault:"0"`
+	SQLiteSync      string        `env:"AGENTGATE_SQLITE_SYNCHRONOUS" envDefault:"NORMAL"`
+	AdminAPIKey     string        `env:"ADMIN_API_KEY" secret:"true"`
+	DefaultTimeout  time.Duration `env:"AGENTGATE_DEFAULT_TIMEOUT" envDefault:"1h"`
+	ShutdownTimeout time.Duration `env:"AGENTGATE_SHUTDOWN_TIMEOUT" envDefault:"20s"`
+	ReadHeaderTO    time.Duration `env:"AGENTGATE_READ_HEADER_TIMEOUT" envDefault:"5s"`
+	ReadTimeout     time.Duration `env:"AGENTGATE_READ_TIMEOUT" envDefault:"30s"`
+	WriteTimeout    time.Duration `env:"AGENTGATE_WRITE_TIMEOUT" envDefault:"30s"`
+	IdleTimeout     time.Duration `env:"AGENTGATE_IDLE_TIMEOUT" envDefault:"120s"`
+	MaxBodyBytes    int64         `env:"AGENTGATE_MAX_BODY_BYTES" envDefault:"1048576"`
+	LogLevel        string        `env:"AGENTGATE_LOG_LEVEL" envDefault:"info"`
+	LogFormat       string        `env:"AGENTGATE_LOG_FORMAT" envDefault:"json"`
+	AccessLog       bool          `env:"AGENTGATE_ACCESS_LOG" envDefault:"true"`
+	Metrics         bool          `env:"AGENTGATE_METRICS" envDefault:"true"`
+	PolicyFile      string        `env:"AGENTGATE_POLICY_FILE"`
+}
+
+// Load reads the configuration from the environment and validates it.
+func Load() (*Config, error) {
+	var c Config
+	if err := env.Parse(&c); err != nil {
+		return nil, fmt.Errorf("config: %w", err)
+	}
+	if err := c.Validate(); err != nil {
+		return nil, err
+	}
+	return &c, nil
+}
+
+// Validate checks cross-field rules; messages name the variable.
+func (c *Config) Validate() error {
+	var errs []error
+	if c.Port < 0 || c.Port > 65535 {
+		errs = append(errs, fmt.Errorf("PORT must be between 0 and 65535, not %d", c.Port))
+	}
+	if c.AdminAPIKey != "" && len(c.AdminAPIKey) < 16 {
+		errs = append(errs, errors.New("ADMIN_API_KEY must be at least 16 characters"))
+	}
+	if c.DefaultTimeout < 0 {
+		errs = append(errs, errors.New("AGENTGATE_DEFAULT_TIMEOUT must not be negative (0 means requests never expire)"))
+	}
+	if c.MaxBodyBytes < 1024 || c.MaxBodyBytes > 64<<20 {
+		errs = append(errs, errors.New("AGENTGATE_MAX_BODY_BYTES must be between 1024 and 67108864"))
+	}
+	switch strings.ToLower(c.LogLevel) {
+	case "debug", "info", "warn", "error":
+	default:
+		errs = append(errs, fmt.Errorf("AGENTGATE_LOG_LEVEL must be debug, info, warn or error, not %q", c.LogLevel))
+	}
+	switch c.LogFormat {
+	case "json", "text":
+	default:
+		errs = append(errs, fmt.Errorf("AGENTGATE_LOG_FORMAT must be json or text, not %q", c.LogFormat))
+	}
+	if c.BaseURL != "" {
+		u, err := url.Parse(c.BaseURL)
+		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			errs = append(errs, fmt.Errorf("AGENTGATE_BASE_URL must be an http(s) URL such as https://agentgate.example.com"))
+		}
+	}
+	for _, d := range []struct {
+		name string
+		v    time.Duration
+	}{{"AGENTGATE_SHUTDOWN_TIMEOUT", c.ShutdownTimeout}, {"AGENTGATE_READ_HEADER_TIMEOUT", c.ReadHeaderTO},
+		{"AGENTGATE_READ_TIMEOUT", c.ReadTimeout}, {"AGENTGATE_WRITE_TIMEOUT", c.WriteTimeout}, {"AGENTGATE_IDLE_TIMEOUT", c.IdleTimeout}} {
+		if d.v <= 0 {
+			errs = append(errs, fmt.Errorf("%s must be positive", d.name))
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// Addr is the listen address.
+func (c *Config) Addr() string { return fmt.Sprintf("%s:%d", c.Host, c.Port) }
+
+// PublicURL is where people and integrations reach the server.
+func (c *Config) PublicURL() string {
+	if c.BaseURL != "" {
+		return strings.TrimRight(c.BaseURL, "/")
+	}
+	host := c.Host
+	if host == "" || host == "0.0.0.0" || host == "::" {
+		host = "localhost"
+	}
+	return fmt.Sprintf("http://%s:%d", host, c.Port)
+}

@@ -1,0 +1,231 @@
+package httpapi
+
+import (
+	"encoding/json"
+	"strconv"
+	"time"
+
+	"github.com/agentgate/agentgate/internal/approval"
+	"github.com/agentgate/agentgate/internal/auth"
+	"github.com/agentgate/agentgate/internal/policy"
+)
+
+// Time is a wire time: RFC 3339 with milliseconds in UTC; the zero time
+// is null.
+type Time time.Time
+
+// MarshalJSON implements json.Marshaler.
+func (t Time) MarshalJSON() ([]byte, error) {
+	tt := time.Time(t)
+	if tt.IsZero() {
+		return []byte("null"), nil
+	}
+	return []byte(`"` + tt.UTC().Format(approval.TimeFormat) + `"`), nil
+}
+
+// Agent is the identity that created a request.
+type Agent struct {
+	ID   string `json:"id"`
+	Name string `json:"name"`
+}
+
+// Request is the wire form of an approval request (upstream-compatible
+// field names; the extra fields are additions).
+type Request struct {
+	ID             string                  `json:"id"`
+	Action         string                  `json:"action"`
+	Params         json.RawMessage         `json:"params"`
+	Context        json.RawMessage         `json:"context"`
+	Status         approval.Status         `json:"status"`
+	Urgency        approval.Urgency        `json:"urgency"`
+	CreatedAt      Time                    `json:"createdAt"`
+	UpdatedAt      Time                    `json:"updatedAt"`
+	DecidedAt      Time                    `json:"decidedAt"`
+	DecidedBy      *string                 `json:"decidedBy"`
+	DecidedByID    *string                 `json:"decidedById"`
+	DecidedByType  *string                 `json:"decidedByType"`
+	DecidedByLabel *string                 `json:"decidedByLabel,omitempty"`
+	DecisionReason *string                 `json:"decisionReason"`
+	ExpiresAt      Time                    `json:"expiresAt"`
+	SLARemainingMs *int64                  `json:"slaRemainingMs"`
+	PolicyDecision approval.PolicyDecision `json:"policyDecision"`
+	Agent          Agent                   `json:"agent"`
+}
+
+func strPtr(s string) *string {
+	if s == "" {
+		return nil
+	}
+	return &s
+}
+
+// ToRequest converts a domain request to its wire form.
+func ToRequest(r *approval.Request, now time.Time) Request {
+	out := Request{
+		ID:             r.ID,
+		Action:         r.Action,
+		Params:         r.Params,
+		Context:        r.Context,
+		Status:         r.Status,
+		Urgency:        r.Urgency,
+		CreatedAt:      Time(r.CreatedAt),
+		UpdatedAt:      Time(r.UpdatedAt),
+		DecidedAt:      Time(r.DecidedAt),
+		DecidedBy:      strPtr(r.DecidedBy),
+		DecidedByID:    strPtr(r.DecidedByID),
+		DecidedByType:  strPtr(string(r.DecidedByType)),
+		DecidedByLabel: strPtr(r.DecidedByLabel),
+		DecisionReason: strPtr(r.DecisionReason),
+		ExpiresAt:      Time(r.ExpiresAt),
+		PolicyDecision: r.PolicyDecision,
+		Agent:          Agent{ID: r.AgentID, Name: r.AgentName},
+	}
+	if len(out.Params) == 0 {
+		out.Params = json.RawMessage(`{}`)
+	}
+	if len(out.Context) == 0 {
+		out.Context = json.RawMessage(`{}`)
+	}
+	if r.Status == approval.StatusPending && !r.ExpiresAt.IsZero() {
+		ms := r.ExpiresAt.Sub(now).Milliseconds()
+		out.SLARemainingMs = &ms
+	}
+	return out
+}
+
+// Pagination is the upstream's page envelope.
+type Pagination struct {
+	Total   int64 `json:"total"`
+	Limit   int   `json:"limit"`
+	Offset  int   `json:"offset"`
+	HasMore bool  `json:"hasMore"`
+}
+
+func page(total int64, limit, offset int) Pagination {
+	return Pagination{Total: total, Limit: limit, Offset: offset, HasMore: int64(offset+limit) < total}
+}
+
+// RequestList is the body of GET /api/requests.
+type RequestList struct {
+	Requests   []Request  `json:"requests"`
+	Pagination Pagination `json:"pagination"`
+}
+
+// AuditEvent is the wire form of an audit event.
+type AuditEvent struct {
+	ID        string             `json:"id"`
+	RequestID *string            `json:"requestId"`
+	EventType string             `json:"eventType"`
+	Actor     string             `json:"actor"`
+	ActorID   string             `json:"actorId"`
+	ActorType approval.ActorType `json:"actorType"`
+	Details   json.RawMessage    `json:"details"`
+	CreatedAt Time               `json:"createdAt"`
+	Seq       *int64             `json:"seq,omitempty"`
+	Hash      string             `json:"hash,omitempty"`
+	Request   *RequestSummary    `json:"request,omitempty"`
+}
+
+// RequestSummary is the request shown next to an audit entry.
+type RequestSummary struct {
+	ID      string           `json:"id"`
+	Action  string           `json:"action"`
+	Status  approval.Status  `json:"status"`
+	Urgency approval.Urgency `json:"urgency"`
+}
+
+// ToAuditEvent converts a domain audit event.
+func ToAuditEvent(e *approval.AuditEvent) AuditEvent {
+	out := AuditEvent{
+		ID:        strconv.FormatInt(e.ID, 10),
+		RequestID: strPtr(e.RequestID),
+		EventType: e.EventType,
+		Actor:     e.Actor,
+		ActorID:   e.ActorID,
+		ActorType: e.ActorType,
+		Details:   e.Details,
+		CreatedAt: Time(e.CreatedAt),
+		Hash:      e.Hash,
+	}
+	if e.Seq > 0 {
+		seq := e.Seq
+		out.Seq = &seq
+	}
+	if len(out.Details) == 0 {
+		out.Details = json.RawMessage(`{}`)
+	}
+	if e.Request != nil {
+		out.Request = &RequestSummary{ID: e.Request.ID, Action: e.Request.Action, Status: e.Request.Status, Urgency: e.Request.Urgency}
+	}
+	return out
+}
+
+// AuditList is the body of GET /api/audit.
+type AuditList struct {
+	Entries    []AuditEvent `json:"entries"`
+	Pagination Pagination   `json:"pagination"`
+}
+
+// Key is the wire form of an API key (never its plaintext or hash).
+type Key struct {
+	ID         string       `json:"id"`
+	Name       string       `json:"name"`
+	Prefix     string       `json:"prefix"`
+	Scopes     []auth.Scope `json:"scopes"`
+	RateLimit  *int         `json:"rateLimit"`
+	CreatedAt  Time         `json:"createdAt"`
+	CreatedBy  string       `json:"createdBy"`
+	LastUsedAt Time         `json:"lastUsedAt"`
+	RevokedAt  Time         `json:"revokedAt"`
+	Active     bool         `json:"active"`
+}
+
+// ToKey converts a stored key.
+func ToKey(k *auth.Key) Key {
+	return Key{ID: k.ID, Name: k.Name, Prefix: k.Prefix, Scopes: k.Scopes, RateLimit: k.RateLimit,
+		CreatedAt: Time(k.CreatedAt), CreatedBy: k.CreatedBy, LastUsedAt: Time(k.LastUsedAt),
+		RevokedAt: Time(k.RevokedAt), Active: k.Active()}
+}
+
+// CreatedKey is the answer to a key creation: the only time the key is
+// shown.
+type CreatedKey struct {
+	Key
+	Secret  string `json:"key"`
+	Message string `json:"message"`
+}
+
+// Policy is the wire form of a stored policy.
+type Policy struct {
+	ID        string        `json:"id"`
+	Name      string        `json:"name"`
+	Priority  int           `json:"priority"`
+	Enabled   bool          `json:"enabled"`
+	Scope     policy.Scope  `json:"scope"`
+	AgentIDs  []string      `json:"agentIds"`
+	ToolIDs   []string      `json:"toolIds"`
+	Rules     []policy.Rule `json:"rules"`
+	Source    string        `json:"source"`
+	CreatedAt Time          `json:"createdAt"`
+	UpdatedAt Time          `json:"updatedAt"`
+}
+
+// ToPolicy converts a stored policy.
+func ToPolicy(p *approval.StoredPolicy) Policy {
+	out := Policy{ID: p.ID, Name: p.Name, Priority: p.Priority, Enabled: p.Enabled, Scope: p.Scope,
+		AgentIDs: p.AgentIDs, ToolIDs: p.ToolIDs, Rules: p.Rules, Source: p.Source,
+		CreatedAt: Time(p.CreatedAt), UpdatedAt: Time(p.UpdatedAt)}
+	if out.Scope == "" {
+		out.Scope = "global"
+	}
+	if out.AgentIDs == nil {
+		out.AgentIDs = []string{}
+	}
+	if out.ToolIDs == nil {
+		out.ToolIDs = []string{}
+	}
+	if out.Rules == nil {
+		out.Rules = []policy.Rule{}
+	}
+	return out
+}

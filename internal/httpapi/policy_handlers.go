@@ -1,0 +1,214 @@
+package httpapi
+
+import (
+	"encoding/json"
+	"net/http"
+
+	"github.com/agentgate/agentgate/internal/approval"
+	"github.com/agentgate/agentgate/internal/policy"
+)
+
+var policyFields = []string{"name", "priority", "enabled", "scope", "agentIds", "toolIds", "rules"}
+
+// DefaultPolicyPriority is given to a new policy that names none (the
+// upstream's default).
+const DefaultPolicyPriority = 100
+
+// parsePolicy decodes a full policy body, applying the upstream's
+// defaults: priority 100, enabled, global scope.
+func parsePolicy(fields map[string]json.RawMessage) (policy.Policy, error) {
+	p := policy.Policy{Priority: DefaultPolicyPriority, Enabled: true, Scope: "global"}
+	var err error
+	if p.Name, _, err = stringField(fields, "name"); err != nil {
+		return p, err
+	}
+	for _, f := range []struct {
+		name string
+		dst  any
+	}{{"priority", &p.Priority}, {"enabled", &p.Enabled}, {"scope", &p.Scope}, {"agentIds", &p.AgentIDs}, {"toolIds", &p.ToolIDs}, {"rules", &p.Rules}} {
+		if _, err := decodeField(fields, f.name, f.dst); err != nil {
+			return p, err
+		}
+	}
+	if _, ok := fields["rules"]; !ok {
+		return p, approval.Errorf(approval.CodeInvalid, "rules is required: a list of {match, decision} rules")
+	}
+	return p, nil
+}
+
+func (s *Server) listPolicies(w http.ResponseWriter, r *http.Request) error {
+	limit, offset, err := pageParams(r.URL.Query())
+	if err != nil {
+		return err
+	}
+	ps, err := s.approvals.Policies(r.Context())
+	if err != nil {
+		return err
+	}
+	out := []Policy{}
+	for i := offset; i < len(ps) && i < offset+limit; i++ {
+		out = append(out, ToPolicy(&ps[i]))
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"policies": out, "pagination": page(int64(len(ps)), limit, offset)})
+	return nil
+}
+
+func (s *Server) createPolicy(w http.ResponseWriter, r *http.Request) error {
+	fields, err := decodeObject(w, r, s.maxBody, policyFields...)
+	if err != nil {
+		return err
+	}
+	p, err := parsePolicy(fields)
+	if err != nil {
+		return err
+	}
+	sp, err := s.approvals.CreatePolicy(r.Context(), principal(r).Actor("api", approval.ActorHuman), p)
+	if err != nil {
+		return err
+	}
+	w.Header().Set("Location", "/api/policies/"+sp.ID)
+	writeJSON(w, http.StatusCreated, ToPolicy(sp))
+	return nil
+}
+
+func (s *Server) getPolicy(w http.ResponseWriter, r *http.Request) error {
+	sp, err := s.approvals.Policy(r.Context(), r.PathValue("id"))
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, ToPolicy(sp))
+	return nil
+}
+
+func (s *Server) replacePolicy(w http.ResponseWriter, r *http.Request) error {
+	fields, err := decodeObject(w, r, s.maxBody, policyFields...)
+	if err != nil {
+		return err
+	}
+	p, err := parsePolicy(fields)
+	if err != nil {
+		return err
+	}
+	sp, err := s.approvals.UpdatePolicy(r.Context(), principal(r).Actor("api", approval.ActorHuman), r.PathValue("id"), p)
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, ToPolicy(sp))
+	return nil
+}
+
+func (s *Server) patchPolicy(w http.ResponseWriter, r *http.Request) error {
+	fields, err := decodeObject(w, r, s.maxBody, policyFields...)
+	if err != nil {
+		return err
+	}
+	var patch approval.PolicyPatch
+	var (
+		name     string
+		priority int
+		enabled  bool
+		scope    policy.Scope
+		agentIDs []string
+		toolIDs  []string
+		rules    []policy.Rule
+	)
+	for _, f := range []struct {
+		name string
+		dst  any
+		set  func()
+	}{
+		{"name", &name, func() { patch.Name = &name }},
+		{"priority", &priority, func() { patch.Priority = &priority }},
+		{"enabled", &enabled, func() { patch.Enabled = &enabled }},
+		{"scope", &scope, func() { patch.Scope = &scope }},
+		{"agentIds", &agentIDs, func() { patch.AgentIDs = &agentIDs }},
+		{"toolIds", &toolIDs, func() { patch.ToolIDs = &toolIDs }},
+		{"rules", &rules, func() { patch.Rules = &rules }},
+	} {
+		ok, err := decodeField(fields, f.name, f.dst)
+		if err != nil {
+			return err
+		}
+		if ok {
+			f.set()
+		}
+	}
+	sp, err := s.approvals.PatchPolicy(r.Context(), principal(r).Actor("api", approval.ActorHuman), r.PathValue("id"), patch)
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, ToPolicy(sp))
+	return nil
+}
+
+func (s *Server) deletePolicy(w http.ResponseWriter, r *http.Request) error {
+	id := r.PathValue("id")
+	if err := s.approvals.DeletePolicy(r.Context(), principal(r).Actor("api", approval.ActorHuman), id); err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"success": true, "id": id})
+	return nil
+}
+
+var dryRunFields = []string{"action", "params", "context", "urgency", "agent"}
+
+func parseDryRun(fields map[string]json.RawMessage) (approval.DryRunInput, error) {
+	var in approval.DryRunInput
+	ci, err := parseCreateInput(map[string]json.RawMessage{
+		"action": fields["action"], "params": fields["params"], "context": fields["context"], "urgency": fields["urgency"],
+	})
+	if err != nil {
+		return in, err
+	}
+	in.Action, in.Params, in.Context, in.Urgency = ci.Action, ci.Params, ci.Context, ci.Urgency
+	var agent struct {
+		ID   string `json:"id"`
+		Name string `json:"name"`
+	}
+	if _, err := decodeField(fields, "agent", &agent); err != nil {
+		return in, err
+	}
+	in.Agent = approval.Actor{ID: agent.ID, Name: agent.Name, Type: approval.ActorAgent}
+	return in, nil
+}
+
+// DryRun is the answer of the dry-run endpoints.
+type DryRun struct {
+	approval.PolicyDecision
+	Matched bool     `json:"matched"`
+	Errors  []string `json:"errors,omitempty"`
+}
+
+func (s *Server) dryRunPolicy(w http.ResponseWriter, r *http.Request) error {
+	fields, err := decodeObject(w, r, s.maxBody, dryRunFields...)
+	if err != nil {
+		return err
+	}
+	in, err := parseDryRun(fields)
+	if err != nil {
+		return err
+	}
+	res, err := s.approvals.DryRunPolicy(r.Context(), r.PathValue("id"), in)
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, DryRun{PolicyDecision: res.PolicyDecision, Matched: res.Matched, Errors: res.Errors})
+	return nil
+}
+
+func (s *Server) dryRunAll(w http.ResponseWriter, r *http.Request) error {
+	fields, err := decodeObject(w, r, s.maxBody, dryRunFields...)
+	if err != nil {
+		return err
+	}
+	in, err := parseDryRun(fields)
+	if err != nil {
+		return err
+	}
+	res, err := s.approvals.DryRun(r.Context(), in)
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, DryRun{PolicyDecision: res.PolicyDecision, Matched: res.Matched, Errors: res.Errors})
+	return nil
+}

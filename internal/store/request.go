@@ -1,0 +1,252 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/agentgate/agentgate/internal/approval"
+)
+
+const requestColumns = `id, action, params, context, urgency, status, created_at, updated_at,
+	decided_at, decided_by, decided_by_id, decided_by_type, decided_by_label, decision_reason,
+	expires_at, policy_decision, agent_id, agent_name, idempotency_key, request_hash`
+
+type scanner interface{ Scan(dest ...any) error }
+
+func scanRequest(row scanner, extra ...any) (*approval.Request, error) {
+	var (
+		r                                      approval.Request
+		params, rctx, pd                       string
+		decidedAt, expiresAt                   sql.NullTime
+		decidedBy, decidedByID, decidedByType  sql.NullString
+		decidedByLabel, reason, idemKey, rhash sql.NullString
+	)
+	dest := []any{&r.ID, &r.Action, &params, &rctx, &r.Urgency, &r.Status, &r.CreatedAt, &r.UpdatedAt,
+		&decidedAt, &decidedBy, &decidedByID, &decidedByType, &decidedByLabel, &reason,
+		&expiresAt, &pd, &r.AgentID, &r.AgentName, &idemKey, &rhash}
+	if err := row.Scan(append(dest, extra...)...); err != nil {
+		return nil, err
+	}
+	r.Params = json.RawMessage(params)
+	r.Context = json.RawMessage(rctx)
+	r.CreatedAt = r.CreatedAt.UTC()
+	r.UpdatedAt = r.UpdatedAt.UTC()
+	r.DecidedAt = timeOf(decidedAt)
+	r.ExpiresAt = timeOf(expiresAt)
+	r.DecidedBy = decidedBy.String
+	r.DecidedByID = decidedByID.String
+	r.DecidedByType = approval.ActorType(decidedByType.String)
+	r.DecidedByLabel = decidedByLabel.String
+	r.DecisionReason = reason.String
+	r.IdempotencyKey = idemKey.String
+	r.RequestHash = rhash.String
+	if err := json.Unmarshal([]byte(pd), &r.PolicyDecision); err != nil {
+		return nil, fmt.Errorf("store: request %s: policy decision: %w", r.ID, err)
+	}
+	return &r, nil
+}
+
+func (s *Store) requestGetByID(ctx context.Context, q querier, id string) (*approval.Request, error) {
+	r, err := scanRequest(q.QueryRowContext(ctx, `SELECT `+requestColumns+` FROM requests WHERE id = $1`, id))
+	if err != nil {
+		return nil, s.mapErr(err)
+	}
+	return r, nil
+}
+
+// RequestGetByID returns request id or approval.ErrNotFound.
+func (s *Store) RequestGetByID(ctx context.Context, id string) (*approval.Request, error) {
+	return s.requestGetByID(ctx, s.rdb, id)
+}
+
+// RequestGetByID reads request id inside the transaction.
+func (t *Tx) RequestGetByID(ctx context.Context, id string) (*approval.Request, error) {
+	return t.s.requestGetByID(ctx, t.tx, id)
+}
+
+// RequestGetByIdempotencyKey finds the request agentID created with key.
+func (t *Tx) RequestGetByIdempotencyKey(ctx context.Context, agentID, key string) (*approval.Request, error) {
+	r, err := scanRequest(t.tx.QueryRowContext(ctx,
+		`SELECT `+requestColumns+` FROM requests WHERE agent_id = $1 AND idempotency_key = $2`, agentID, key))
+	if err != nil {
+		return nil, t.s.mapErr(err)
+	}
+	return r, nil
+}
+
+// RequestInsert stores a new request.
+func (t *Tx) RequestInsert(ctx context.Context, r *approval.Request) error {
+	pd, err := json.Marshal(r.PolicyDecision)
+	if err != nil {
+		return fmt.Errorf("store: encode policy decision: %w", err)
+	}
+	_, err = t.tx.ExecContext(ctx, `INSERT INTO requests (`+requestColumns+`, urgency_rank)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21)`,
+		r.ID, r.Action, string(r.Params), string(r.Context), r.Urgency, r.Status, r.CreatedAt.UTC(), r.UpdatedAt.UTC(),
+		nullTime(r.DecidedAt), nullString(r.DecidedBy), nullString(r.DecidedByID), nullString(string(r.DecidedByType)),
+		nullString(r.DecidedByLabel), nullString(r.DecisionReason), nullTime(r.ExpiresAt), string(pd),
+		r.AgentID, r.AgentName, nullString(r.IdempotencyKey), nullString(r.RequestHash), r.Urgency.Rank())
+	if err != nil {
+		return fmt.Errorf("store: insert request: %w", t.s.mapErr(err))
+	}
+	return nil
+}
+
+// RequestDecide is the compare-and-set from pending to r.Status.
+func (t *Tx) RequestDecide(ctx context.Context, r *approval.Request) error {
+	res, err := t.tx.ExecContext(ctx, `UPDATE requests SET status = $1, decided_at = $2, decided_by = $3,
+		decided_by_id = $4, decided_by_type = $5, decided_by_label = $6, decision_reason = $7, updated_at = $8
+		WHERE id = $9 AND status = 'pending'`,
+		r.Status, nullTime(r.DecidedAt), nullString(r.DecidedBy), nullString(r.DecidedByID),
+		nullString(string(r.DecidedByType)), nullString(r.DecidedByLabel), nullString(r.DecisionReason),
+		r.UpdatedAt.UTC(), r.ID)
+	if err != nil {
+		return fmt.Errorf("store: decide request: %w", err)
+	}
+	n, err := res.RowsAffected()
+	if err != nil {
+		return fmt.Errorf("store: decide request: %w", err)
+	}
+	if n == 0 {
+		return approval.ErrAlreadyDecided
+	}
+	return nil
+}
+
+// RequestListDue returns pending requests whose expiry has passed.
+func (t *Tx) RequestListDue(ctx context.Context, now time.Time, limit int) ([]*approval.Request, error) {
+	rows, err := t.tx.QueryContext(ctx, `SELECT `+requestColumns+` FROM requests
+		WHERE status = 'pending' AND expires_at IS NOT NULL AND expires_at <= $1
+		ORDER BY expires_at LIMIT $2`+t.s.dialect.skipLocked(), now.UTC(), limit)
+	if err != nil {
+		return nil, fmt.Errorf("store: list due requests: %w", err)
+	}
+	return collectRequests(rows)
+}
+
+func collectRequests(rows *sql.Rows) ([]*approval.Request, error) {
+	defer rows.Close()
+	var out []*approval.Request
+	for rows.Next() {
+		r, err := scanRequest(rows)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, r)
+	}
+	return out, rows.Err()
+}
+
+// where accumulates WHERE conditions and numbered arguments.
+type where struct {
+	conds []string
+	args  []any
+}
+
+func (w *where) add(cond string, arg any) {
+	w.args = append(w.args, arg)
+	w.conds = append(w.conds, strings.ReplaceAll(cond, "?", "$"+strconv.Itoa(len(w.args))))
+}
+
+func (w *where) sql() string {
+	if len(w.conds) == 0 {
+		return ""
+	}
+	return " WHERE " + strings.Join(w.conds, " AND ")
+}
+
+// next returns the placeholder for one more argument.
+func (w *where) next(arg any) string {
+	w.args = append(w.args, arg)
+	return "$" + strconv.Itoa(len(w.args))
+}
+
+var requestOrder = map[string]string{
+	approval.SortNewest:       "created_at DESC, id DESC",
+	approval.SortOldest:       "created_at ASC, id ASC",
+	approval.SortUrgency:      "urgency_rank DESC, created_at ASC, id ASC",
+	approval.SortSLARemaining: "expires_at ASC NULLS LAST, created_at ASC, id ASC",
+}
+
+// RequestList returns one page of requests matching f and the total.
+func (s *Store) RequestList(ctx context.Context, f approval.RequestFilter) ([]*approval.Request, int64, error) {
+	var w where
+	if f.Status != "" {
+		w.add("status = ?", f.Status)
+	}
+	if f.Action != "" {
+		w.add("action = ?", f.Action)
+	}
+	if f.AgentID != "" {
+		w.add("agent_id = ?", f.AgentID)
+	}
+	if f.DecidedBy != "" {
+		w.add("decided_by = ?", f.DecidedBy)
+	}
+	if !f.From.IsZero() {
+		w.add("created_at >= ?", f.From.UTC())
+	}
+	if !f.To.IsZero() {
+		w.add("created_at <= ?", f.To.UTC())
+	}
+	order, ok := requestOrder[f.Sort]
+	if !ok {
+		order = requestOrder[approval.SortNewest]
+	}
+	q := `SELECT ` + requestColumns + `, COUNT(*) OVER () FROM requests` + w.sql() +
+		` ORDER BY ` + order + ` LIMIT ` + w.next(f.Limit) + ` OFFSET ` + w.next(f.Offset)
+	rows, err := s.rdb.QueryContext(ctx, q, w.args...)
+	if err != nil {
+		return nil, 0, fmt.Errorf("store: list requests: %w", err)
+	}
+	defer rows.Close()
+	var (
+		out   []*approval.Request
+		total int64
+	)
+	for rows.Next() {
+		r, err := scanRequest(rows, &total)
+		if err != nil {
+			return nil, 0, fmt.Errorf("store: list requests: %w", err)
+		}
+		out = append(out, r)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, 0, fmt.Errorf("store: list requests: %w", err)
+	}
+	if len(out) == 0 && f.Offset > 0 {
+		// Past the end the window function has no row to ride on.
+		w.args = w.args[:len(w.args)-2]
+		if err := s.rdb.QueryRowContext(ctx, `SELECT COUNT(*) FROM requests`+w.sql(), w.args...).Scan(&total); err != nil {
+			return nil, 0, fmt.Errorf("store: count requests: %w", err)
+		}
+	}
+	return out, total, nil
+}
+
+// RequestCountByStatus counts requests in status st.
+func (s *Store) RequestCountByStatus(ctx context.Context, st approval.Status) (int64, error) {
+	var n int64
+	if err := s.rdb.QueryRowContext(ctx, `SELECT COUNT(*) FROM requests WHERE status = $1`, st).Scan(&n); err != nil {
+		return 0, fmt.Errorf("store: count requests: %w", err)
+	}
+	return n, nil
+}
+
+// DecisionInsert stores a decision row.
+func (t *Tx) DecisionInsert(ctx context.Context, d *approval.Decision) error {
+	_, err := t.tx.ExecContext(ctx, `INSERT INTO decisions
+		(id, request_id, outcome, actor_id, actor_name, actor_type, channel, label, reason, created_at)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)`,
+		d.ID, d.RequestID, d.Outcome, d.ActorID, d.ActorName, d.ActorType, d.Channel,
+		nullString(d.Label), nullString(d.Reason), d.CreatedAt.UTC())
+	if err != nil {
+		return fmt.Errorf("store: insert decision: %w", t.s.mapErr(err))
+	}
+	return nil
+}

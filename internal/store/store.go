@@ -1,0 +1,300 @@
+// Package store implements approval.Store and auth.Store on SQLite (the
+// embedded default) and PostgreSQL, with one set of SQL for both.
+//
+// SQL is written once with $1..$n placeholders in ascending order of first
+// appearance, which both modernc.org/sqlite and pgx bind by number. The few
+// differences between the engines are methods of dialect.
+package store
+
+import (
+	"context"
+	"database/sql"
+	"embed"
+	"errors"
+	"fmt"
+	"io/fs"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"time"
+
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/jackc/pgx/v5/stdlib"
+	"github.com/pressly/goose/v3"
+	"github.com/pressly/goose/v3/lock"
+	_ "modernc.org/sqlite" // registers the "sqlite" driver
+)
+
+//go:embed migrations
+var migrations embed.FS
+
+// DefaultSQLitePath is where the database lives when DATABASE_URL is unset.
+const DefaultSQLitePath = "./data/agentgate.db"
+
+// Options configure Open.
+type Options struct {
+	// Now is the clock for transaction timestamps. Defaults to time.Now.
+	Now func() time.Time
+	// MaxConns bounds the PostgreSQL pool (and the SQLite reader pool).
+	// Defaults to 10 on PostgreSQL and 2×GOMAXPROCS (at least 4) on SQLite.
+	MaxConns int
+	// SQLiteSynchronous is the SQLite synchronous pragma: NORMAL (the
+	// default; durable across process crashes, a power loss may drop the
+	// last commits) or FULL (an fsync per commit).
+	SQLiteSynchronous string
+	Logger            *slog.Logger
+}
+
+// Store is the database. It is safe for concurrent use.
+type Store struct {
+	db      *sql.DB // writes; on SQLite a single connection, so writers queue in Go instead of spinning on SQLITE_BUSY
+	rdb     *sql.DB // reads; on PostgreSQL the same pool as db
+	pool    *pgxpool.Pool
+	dialect dialect
+	now     func() time.Time
+	log     *slog.Logger
+	path    string // SQLite file
+}
+
+// Dialect names.
+const (
+	SQLite   = "sqlite"
+	Postgres = "postgres"
+)
+
+// IsPostgresURL reports whether url selects PostgreSQL.
+func IsPostgresURL(url string) bool {
+	return strings.HasPrefix(url, "postgres://") || strings.HasPrefix(url, "postgresql://")
+}
+
+// SQLitePath returns the file path that url selects, or an error for URLs
+// that select nothing usable.
+func SQLitePath(url string) (string, error) {
+	p := url
+	switch {
+	case p == "":
+		return DefaultSQLitePath, nil
+	case strings.HasPrefix(p, "sqlite://"):
+		p = strings.TrimPrefix(p, "sqlite://")
+	case strings.HasPrefix(p, "sqlite:"):
+		p = strings.TrimPrefix(p, "sqlite:")
+	case strings.HasPrefix(p, "file:"):
+		p = strings.TrimPrefix(p, "file:")
+	}
+	if i := strings.IndexByte(p, '?'); i >= 0 {
+		p = p[:i]
+	}
+	switch {
+	case p == "":
+		return "", errors.New("DATABASE_URL names no SQLite file")
+	case p == ":memory:" || strings.Contains(p, "mode=memory"):
+		return "", errors.New("in-memory SQLite is not supported (each connection would see its own database); use a file path")
+	case strings.Contains(url, "://") && !strings.HasPrefix(url, "sqlite://"):
+		return "", fmt.Errorf("DATABASE_URL scheme is not supported: use a file path, sqlite:PATH or postgres://")
+	}
+	return p, nil
+}
+
+// Open connects to the database named by url: PostgreSQL for postgres://
+// URLs, else a SQLite file (created with its folder when missing). It does
+// not migrate; call Migrate.
+func Open(ctx context.Context, url string, opts Options) (*Store, error) {
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
+	if opts.Logger == nil {
+		opts.Logger = slog.New(slog.DiscardHandler)
+	}
+	if IsPostgresURL(url) {
+		return openPostgres(ctx, url, opts)
+	}
+	path, err := SQLitePath(url)
+	if err != nil {
+		return nil, err
+	}
+	return openSQLite(ctx, path, opts)
+}
+
+// sqliteDSN builds the modernc DSN. Each setting matters:
+//   - journal_mode(WAL): readers and the writer do not block each other.
+//   - busy_timeout: another process holding the write lock makes us wait,
+//     not fail.
+//   - foreign_keys(1): SQLite leaves them off by default.
+//   - synchronous: NORMAL in WAL mode survives process crashes; FULL also
+//     survives power loss at an fsync per commit.
+//   - _txlock=immediate: BEGIN takes the write lock at once. With the
+//     default (deferred) a transaction that reads then writes fails with
+//     SQLITE_BUSY when it cannot upgrade its lock, and busy_timeout does not
+//     help with that.
+//   - _time_format=sqlite: times are written as sortable text that scans
+//     back into time.Time exactly (all values are UTC).
+func sqliteDSN(path string, write bool, synchronous string) string {
+	q := []string{
+		"_pragma=journal_mode(WAL)",
+		"_pragma=busy_timeout(10000)",
+		"_pragma=foreign_keys(1)",
+		"_pragma=synchronous(" + synchronous + ")",
+		"_time_format=sqlite",
+	}
+	if write {
+		q = append(q, "_txlock=immediate")
+	} else {
+		q = append(q, "_pragma=query_only(1)")
+	}
+	return "file:" + path + "?" + strings.Join(q, "&")
+}
+
+func openSQLite(ctx context.Context, path string, opts Options) (*Store, error) {
+	if dir := filepath.Dir(path); dir != "" {
+		if err := os.MkdirAll(dir, 0o750); err != nil {
+			return nil, fmt.Errorf("store: create database folder: %w", err)
+		}
+	}
+	sync := strings.ToUpper(opts.SQLiteSynchronous)
+	switch sync {
+	case "":
+		sync = "NORMAL"
+	case "NORMAL", "FULL", "EXTRA":
+	default:
+		return nil, fmt.Errorf("store: SQLite synchronous must be NORMAL or FULL, not %q", opts.SQLiteSynchronous)
+	}
+	db, err := sql.Open("sqlite", sqliteDSN(path, true, sync))
+	if err != nil {
+		return nil, fmt.Errorf("store: open sqlite: %w", err)
+	}
+	db.SetMaxOpenConns(1)
+	db.SetMaxIdleConns(1)
+	db.SetConnMaxLifetime(0)
+	db.SetConnMaxIdleTime(0)
+	if err := db.PingContext(ctx); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("store: open sqlite %s: %w", path, err)
+	}
+	rdb, err := sql.Open("sqlite", sqliteDSN(path, false, sync))
+	if err != nil {
+		db.Close()
+		return nil, fmt.Errorf("store: open sqlite readers: %w", err)
+	}
+	n := opts.MaxConns
+	if n <= 0 {
+		n = max(4, 2*runtime.GOMAXPROCS(0))
+	}
+	rdb.SetMaxOpenConns(n)
+	rdb.SetMaxIdleConns(n)
+	rdb.SetConnMaxIdleTime(0)
+	rdb.SetConnMaxLifetime(0)
+	return &Store{db: db, rdb: rdb, dialect: sqliteDialect{}, now: opts.Now, log: opts.Logger, path: path}, nil
+}
+
+func openPostgres(ctx context.Context, url string, opts Options) (*Store, error) {
+	cfg, err := pgxpool.ParseConfig(url)
+	if err != nil {
+		// pgx's message may echo the URL with its password: keep it out.
+		return nil, errors.New("store: DATABASE_URL is not a valid PostgreSQL URL")
+	}
+	if opts.MaxConns > 0 {
+		cfg.MaxConns = int32(opts.MaxConns)
+	} else if !strings.Contains(url, "pool_max_conns") {
+		cfg.MaxConns = 10
+	}
+	pool, err := pgxpool.NewWithConfig(ctx, cfg)
+	if err != nil {
+		return nil, fmt.Errorf("store: connect to postgres: %w", err)
+	}
+	if err := pool.Ping(ctx); err != nil {
+		pool.Close()
+		return nil, fmt.Errorf("store: connect to postgres at %s:%d: %w", cfg.ConnConfig.Host, cfg.ConnConfig.Port, err)
+	}
+	db := stdlib.OpenDBFromPool(pool)
+	return &Store{db: db, rdb: db, pool: pool, dialect: postgresDialect{}, now: opts.Now, log: opts.Logger}, nil
+}
+
+// Dialect returns SQLite or Postgres.
+func (s *Store) Dialect() string { return s.dialect.name() }
+
+// DB returns the write database handle (River runs on it).
+func (s *Store) DB() *sql.DB { return s.db }
+
+// Pool returns the PostgreSQL pool, or nil on SQLite.
+func (s *Store) Pool() *pgxpool.Pool { return s.pool }
+
+// Path returns the SQLite file path, or "" on PostgreSQL.
+func (s *Store) Path() string { return s.path }
+
+// Close closes every connection.
+func (s *Store) Close() error {
+	var errs []error
+	if s.rdb != s.db {
+		errs = append(errs, s.rdb.Close())
+	}
+	errs = append(errs, s.db.Close())
+	if s.pool != nil {
+		s.pool.Close()
+	}
+	return errors.Join(errs...)
+}
+
+// Ping checks that the database answers a query.
+func (s *Store) Ping(ctx context.Context) error {
+	var one int
+	if err := s.rdb.QueryRowContext(ctx, `SELECT 1`).Scan(&one); err != nil {
+		return fmt.Errorf("store: ping: %w", err)
+	}
+	return nil
+}
+
+func (s *Store) provider() (*goose.Provider, error) {
+	sub, err := fs.Sub(migrations, "migrations/"+s.dialect.name())
+	if err != nil {
+		return nil, err
+	}
+	var gopts []goose.ProviderOption
+	d := goose.DialectSQLite3
+	if s.dialect.name() == Postgres {
+		d = goose.DialectPostgres
+		// Several replicas starting together migrate once: the others wait
+		// on a session advisory lock.
+		locker, err := lock.NewPostgresSessionLocker()
+		if err != nil {
+			return nil, err
+		}
+		gopts = append(gopts, goose.WithSessionLocker(locker))
+	}
+	return goose.NewProvider(d, s.db, sub, gopts...)
+}
+
+// Migrate applies every pending migration and returns how many it applied.
+func (s *Store) Migrate(ctx context.Context) (int, error) {
+	p, err := s.provider()
+	if err != nil {
+		return 0, fmt.Errorf("store: migrations: %w", err)
+	}
+	res, err := p.Up(ctx)
+	if err != nil {
+		return len(res), fmt.Errorf("store: migrate: %w", err)
+	}
+	return len(res), nil
+}
+
+// MigrationStatus reports the applied and the latest known version.
+func (s *Store) MigrationStatus(ctx context.Context) (current, latest int64, err error) {
+	p, err := s.provider()
+	if err != nil {
+		return 0, 0, err
+	}
+	current, err = p.GetDBVersion(ctx)
+	if err != nil {
+		return 0, 0, fmt.Errorf("store: migration status: %w", err)
+	}
+	srcs := p.ListSources()
+	if len(srcs) > 0 {
+		latest = srcs[len(srcs)-1].Version
+	}
+	return current, latest, nil
+}
+
+// nowUTC is the store's clock in UTC at microsecond precision (what
+// PostgreSQL keeps), so both engines round-trip the same value.
+func (s *Store) nowUTC() time.Time { return s.now().UTC().Truncate(time.Microsecond) }
