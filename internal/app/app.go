@@ -1,9 +1,11 @@
 // Package app wires configuration, storage, services and transports into a
-// running server. cmd/agentgate calls Run; tests call New and Start.
+// running server. cmd/agentgate calls Run; tests call New and Serve.
 package app
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
@@ -12,17 +14,22 @@ import (
 	"net/http"
 	"os"
 	"strings"
+	"sync"
 	"time"
+
+	"github.com/riverqueue/river"
 
 	"github.com/agentgate/agentgate/internal/approval"
 	"github.com/agentgate/agentgate/internal/auth"
 	"github.com/agentgate/agentgate/internal/config"
+	"github.com/agentgate/agentgate/internal/events"
 	"github.com/agentgate/agentgate/internal/httpapi"
+	"github.com/agentgate/agentgate/internal/jobs"
 	"github.com/agentgate/agentgate/internal/metrics"
 	"github.com/agentgate/agentgate/internal/store"
 )
 
-// Version is set at build time with -ldflags "-X .../internal/app.Version=v1.2.3".
+// Version is set at build time with -ldflags "-X github.com/agentgate/agentgate/internal/app.Version=v1.2.3".
 var Version = "dev"
 
 // App is a configured server.
@@ -33,9 +40,12 @@ type App struct {
 	Approvals *approval.Service
 	Auth      *auth.Service
 	Metrics   *metrics.Metrics
+	Hub       *events.Hub
+	Jobs      *jobs.Runner
 	API       *httpapi.Server
 
-	out io.Writer // where the first admin key is printed
+	pgBus *events.Postgres
+	out   io.Writer // where the first admin key is printed
 }
 
 // NewLogger returns the JSON (or text) logger the config asks for.
@@ -49,7 +59,8 @@ func NewLogger(cfg *config.Config, w io.Writer) *slog.Logger {
 	return slog.New(slog.NewJSONHandler(w, opts))
 }
 
-// OpenStore opens and migrates the database named by the config.
+// OpenStore opens the database named by the config and applies the
+// migrations, AgentGate's and River's.
 func OpenStore(ctx context.Context, cfg *config.Config, log *slog.Logger) (*store.Store, error) {
 	st, err := store.Open(ctx, cfg.DatabaseURL, store.Options{
 		MaxConns:          cfg.DBMaxConns,
@@ -60,6 +71,9 @@ func OpenStore(ctx context.Context, cfg *config.Config, log *slog.Logger) (*stor
 		return nil, err
 	}
 	n, err := st.Migrate(ctx)
+	if err == nil {
+		err = jobs.Migrate(ctx, st)
+	}
 	if err != nil {
 		st.Close()
 		return nil, err
@@ -70,6 +84,14 @@ func OpenStore(ctx context.Context, cfg *config.Config, log *slog.Logger) (*stor
 	return st, nil
 }
 
+// processID identifies this process on the event bus.
+func processID() string {
+	b := make([]byte, 8)
+	_, _ = rand.Read(b)
+	host, _ := os.Hostname()
+	return host + "-" + hex.EncodeToString(b)
+}
+
 // New builds the server: it opens and migrates the database and wires the
 // services. out receives the one-time first admin key banner.
 func New(ctx context.Context, cfg *config.Config, log *slog.Logger, out io.Writer) (*App, error) {
@@ -77,21 +99,46 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger, out io.Write
 	if err != nil {
 		return nil, err
 	}
-	a := &App{Config: cfg, Log: log, Store: st, out: out}
+	a := &App{Config: cfg, Log: log, Store: st, out: out, Hub: events.NewHub()}
 	a.Auth, err = auth.NewService(st, auth.Config{AdminKey: cfg.AdminAPIKey}, log)
 	if err != nil {
 		st.Close()
 		return nil, err
 	}
-	opts := approval.Options{Logger: log}
+	opts := approval.Options{Logger: log, Watcher: a.Hub}
 	if cfg.Metrics {
 		// The pending gauge asks the service, which is built just below.
 		a.Metrics = metrics.New(func(ctx context.Context) (int64, error) { return a.Approvals.CountPending(ctx) })
 		opts.Observer = a.Metrics
 	}
+	if st.Dialect() == store.Postgres {
+		a.pgBus = events.NewPostgres(a.Hub, st.Pool(), processID(), log)
+		opts.Publisher = a.pgBus
+		opts.Hooks = append(opts.Hooks, a.pgBus)
+	} else {
+		opts.Publisher = events.NewLocal(a.Hub)
+	}
 	a.Approvals = approval.NewService(st, approval.Config{DefaultTimeout: cfg.DefaultTimeout}, opts)
-	a.API = httpapi.New(httpapi.Config{MaxBodyBytes: cfg.MaxBodyBytes, AccessLog: cfg.AccessLog, Version: Version},
-		httpapi.Deps{Approvals: a.Approvals, Auth: a.Auth, Metrics: a.Metrics, Logger: log})
+
+	workers := river.NewWorkers()
+	river.AddWorker(workers, &jobs.ExpireWorker{Approvals: a.Approvals})
+	a.Jobs, err = jobs.New(st, jobs.Options{
+		Workers:    workers,
+		Periodic:   []*river.PeriodicJob{jobs.ExpirySweep(cfg.ExpirySweep)},
+		MaxWorkers: cfg.JobWorkers,
+		Logger:     log,
+	})
+	if err != nil {
+		st.Close()
+		return nil, err
+	}
+	a.API = httpapi.New(httpapi.Config{
+		MaxBodyBytes:     cfg.MaxBodyBytes,
+		AccessLog:        cfg.AccessLog,
+		Version:          Version,
+		MaxWait:          cfg.MaxWait,
+		MaxStreamsPerKey: cfg.MaxStreams,
+	}, httpapi.Deps{Approvals: a.Approvals, Auth: a.Auth, Metrics: a.Metrics, Hub: a.Hub, Logger: log})
 	return a, nil
 }
 
@@ -116,10 +163,19 @@ func (a *App) ensureFirstKey(ctx context.Context) error {
 
 // Serve listens on ln and serves until ctx is cancelled, then shuts down
 // gracefully: /ready turns 503, in-flight requests finish within the
-// shutdown timeout, and the database is closed by the caller.
+// shutdown timeout, background jobs stop, and the caller closes the store.
 func (a *App) Serve(ctx context.Context, ln net.Listener) error {
 	if err := a.ensureFirstKey(ctx); err != nil {
 		return fmt.Errorf("create first admin key: %w", err)
+	}
+	bg, stopBG := context.WithCancel(context.WithoutCancel(ctx))
+	var wg sync.WaitGroup
+	if a.pgBus != nil {
+		wg.Go(func() { _ = a.pgBus.Run(bg) })
+	}
+	if err := a.Jobs.Start(bg); err != nil {
+		stopBG()
+		return fmt.Errorf("start background jobs: %w", err)
 	}
 	srv := &http.Server{
 		Handler:           a.API,
@@ -129,28 +185,41 @@ func (a *App) Serve(ctx context.Context, ln net.Listener) error {
 		IdleTimeout:       a.Config.IdleTimeout,
 		MaxHeaderBytes:    64 << 10,
 		ErrorLog:          slog.NewLogLogger(a.Log.Handler(), slog.LevelWarn),
-		BaseContext:       func(net.Listener) context.Context { return context.WithoutCancel(ctx) },
+		BaseContext:       func(net.Listener) context.Context { return bg },
 	}
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
 	a.Log.Info("AgentGate is listening", "addr", ln.Addr().String(), "url", a.Config.PublicURL(),
 		"database", a.Store.Dialect(), "version", Version)
+	var serveErr error
+	served := false
 	select {
-	case err := <-errc:
-		return fmt.Errorf("serve: %w", err)
+	case serveErr = <-errc:
+		served = true
 	case <-ctx.Done():
 	}
 	a.Log.Info("shutting down", "timeout", a.Config.ShutdownTimeout.String())
 	a.API.SetDraining()
 	sctx, cancel := context.WithTimeout(context.Background(), a.Config.ShutdownTimeout)
 	defer cancel()
+	// Long-polls and streams hold connections open: ending the base
+	// context releases them so Shutdown does not wait out their timeouts.
+	srv.RegisterOnShutdown(stopBG)
 	err := srv.Shutdown(sctx)
 	if errors.Is(err, context.DeadlineExceeded) {
 		a.Log.Warn("in-flight requests did not finish before the shutdown timeout; closing them")
 		err = srv.Close()
 	}
-	if e := <-errc; e != nil && !errors.Is(e, http.ErrServerClosed) {
-		return e
+	if jerr := a.Jobs.Stop(sctx); jerr != nil {
+		a.Log.Warn("background jobs did not stop cleanly", "err", jerr)
+	}
+	stopBG()
+	wg.Wait()
+	if !served {
+		serveErr = <-errc
+	}
+	if serveErr != nil && !errors.Is(serveErr, http.ErrServerClosed) {
+		return fmt.Errorf("serve: %w", serveErr)
 	}
 	return err
 }

@@ -51,6 +51,7 @@ type Service struct {
 	log      *slog.Logger
 	cfg      Config
 	policies *policyCache
+	watcher  Watcher
 }
 
 // Options are the Service's optional collaborators.
@@ -59,6 +60,7 @@ type Options struct {
 	Hooks     []TxHook
 	Observer  Observer
 	Logger    *slog.Logger
+	Watcher   Watcher // nil: Wait returns the current state at once
 }
 
 // NewService returns a Service on store.
@@ -77,6 +79,7 @@ func NewService(store Store, cfg Config, opts Options) *Service {
 		log:      opts.Logger,
 		cfg:      cfg,
 		policies: &policyCache{log: opts.Logger},
+		watcher:  opts.Watcher,
 	}
 }
 
@@ -236,7 +239,7 @@ func (s *Service) create(ctx context.Context, agent Actor, in CreateInput, param
 		if err := tx.RequestInsert(ctx, r); err != nil {
 			return nil, err
 		}
-		if err := tx.AuditInsert(ctx, &AuditEvent{
+		created := &AuditEvent{
 			RequestID: r.ID,
 			EventType: EventCreated,
 			Actor:     agent.Name,
@@ -252,15 +255,18 @@ func (s *Service) create(ctx context.Context, agent Actor, in CreateInput, param
 				"channel":        agent.Channel,
 			}),
 			CreatedAt: now,
-		}); err != nil {
+		}
+		if err := tx.AuditInsert(ctx, created); err != nil {
 			return nil, err
 		}
+		events[0].ID = created.ID
 		if r.Status != StatusPending {
 			policyActor := Actor{ID: res.PolicyID, Name: "policy", Type: ActorPolicy, Channel: "policy"}
-			if err := s.recordDecision(ctx, tx, r, policyActor, ""); err != nil {
+			auditID, err := s.recordDecision(ctx, tx, r, policyActor, "")
+			if err != nil {
 				return nil, err
 			}
-			events = append(events, Event{Type: EventRequestDecided, Request: r, Actor: policyActor})
+			events = append(events, Event{ID: auditID, Type: EventRequestDecided, Request: r, Actor: policyActor})
 		}
 		req = r
 		return events, nil
@@ -294,7 +300,7 @@ func toPolicyDecision(res policy.Result) PolicyDecision {
 
 // recordDecision writes the decision row and its audit event for r, which
 // already carries its new status and decision fields.
-func (s *Service) recordDecision(ctx context.Context, tx Tx, r *Request, by Actor, label string) error {
+func (s *Service) recordDecision(ctx context.Context, tx Tx, r *Request, by Actor, label string) (int64, error) {
 	d := &Decision{
 		ID:        NewID("dec_"),
 		RequestID: r.ID,
@@ -308,7 +314,7 @@ func (s *Service) recordDecision(ctx context.Context, tx Tx, r *Request, by Acto
 		CreatedAt: r.DecidedAt,
 	}
 	if err := tx.DecisionInsert(ctx, d); err != nil {
-		return err
+		return 0, err
 	}
 	eventType := EventApproved
 	switch r.Status {
@@ -327,7 +333,7 @@ func (s *Service) recordDecision(ctx context.Context, tx Tx, r *Request, by Acto
 	if label != "" {
 		det["label"] = label
 	}
-	return tx.AuditInsert(ctx, &AuditEvent{
+	e := &AuditEvent{
 		RequestID: r.ID,
 		EventType: eventType,
 		Actor:     by.Name,
@@ -335,7 +341,11 @@ func (s *Service) recordDecision(ctx context.Context, tx Tx, r *Request, by Acto
 		ActorType: by.Type,
 		Details:   details(det),
 		CreatedAt: r.DecidedAt,
-	})
+	}
+	if err := tx.AuditInsert(ctx, e); err != nil {
+		return 0, err
+	}
+	return e.ID, nil
 }
 
 // Get returns the request with id, or a CodeNotFound error.
@@ -407,11 +417,12 @@ func (s *Service) Decide(ctx context.Context, by Actor, id string, in DecideInpu
 			}
 			return nil, err
 		}
-		if err := s.recordDecision(ctx, tx, r, by, in.Label); err != nil {
+		auditID, err := s.recordDecision(ctx, tx, r, by, in.Label)
+		if err != nil {
 			return nil, err
 		}
 		req = r
-		return []Event{{Type: EventRequestDecided, Request: r, Actor: by}}, nil
+		return []Event{{ID: auditID, Type: EventRequestDecided, Request: r, Actor: by}}, nil
 	})
 	if err != nil {
 		return nil, err
@@ -474,14 +485,15 @@ func (s *Service) ExpireDue(ctx context.Context, limit int) (int, error) {
 				}
 				return nil, err
 			}
-			if err := s.recordDecision(ctx, tx, r, SystemActor, ""); err != nil {
+			auditID, err := s.recordDecision(ctx, tx, r, SystemActor, "")
+			if err != nil {
 				return nil, err
 			}
 			typ := EventRequestDecided
 			if r.Status == StatusExpired {
 				typ = EventRequestExpired
 			}
-			events = append(events, Event{Type: typ, Request: r, Actor: SystemActor})
+			events = append(events, Event{ID: auditID, Type: typ, Request: r, Actor: SystemActor})
 			done = append(done, r)
 		}
 		return events, nil

@@ -20,6 +20,10 @@ type Store interface {
 	RequestCountByStatus(ctx context.Context, s Status) (int64, error)
 	AuditListByRequest(ctx context.Context, requestID string) ([]*AuditEvent, error)
 	AuditList(ctx context.Context, f AuditFilter) ([]*AuditEvent, int64, error)
+	// AuditListSince returns request state events (created, approved,
+	// denied, expired) after event afterID, oldest first; on PostgreSQL
+	// it also returns events of the ReplayLookback before afterID.
+	AuditListSince(ctx context.Context, afterID int64, limit int) ([]*AuditEvent, error)
 	PolicyList(ctx context.Context) ([]StoredPolicy, error)
 	PolicyGetByID(ctx context.Context, id string) (*StoredPolicy, error)
 	Ping(ctx context.Context) error
@@ -75,7 +79,15 @@ const (
 
 // Event tells subscribers that a request changed.
 type Event struct {
+	ID      int64 // the id of the audit event that records the change
 	Type    string
 	Request *Request // the request after the change
 	Actor   Actor    // who caused it
+}
+
+// Watcher wakes waiters when a request changes.
+type Watcher interface {
+	// WatchRequest returns a channel that receives a value after request
+	// id changes, and a function that stops watching.
+	WatchRequest(id string) (wake <-chan struct{}, stop func())
 }

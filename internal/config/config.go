@@ -35,6 +35,10 @@ type Config struct {
 	AccessLog       bool          `env:"AGENTGATE_ACCESS_LOG" envDefault:"true"`
 	Metrics         bool          `env:"AGENTGATE_METRICS" envDefault:"true"`
 	PolicyFile      string        `env:"AGENTGATE_POLICY_FILE"`
+	MaxWait         time.Duration `env:"AGENTGATE_MAX_WAIT" envDefault:"60s"`
+	MaxStreams      int           `env:"AGENTGATE_MAX_STREAMS_PER_KEY" envDefault:"1000"`
+	ExpirySweep     time.Duration `env:"AGENTGATE_EXPIRY_SWEEP_INTERVAL" envDefault:"1s"`
+	JobWorkers      int           `env:"AGENTGATE_JOB_WORKERS" envDefault:"50"`
 }
 
 // Load reads the configuration from the environment and validates it.
@@ -64,6 +68,12 @@ func (c *Config) Validate() error {
 	if c.MaxBodyBytes < 1024 || c.MaxBodyBytes > 64<<20 {
 		errs = append(errs, errors.New("AGENTGATE_MAX_BODY_BYTES must be between 1024 and 67108864"))
 	}
+	if c.MaxStreams < 0 {
+		errs = append(errs, errors.New("AGENTGATE_MAX_STREAMS_PER_KEY must not be negative (0 means unlimited)"))
+	}
+	if c.JobWorkers < 1 || c.JobWorkers > 10000 {
+		errs = append(errs, errors.New("AGENTGATE_JOB_WORKERS must be between 1 and 10000"))
+	}
 	switch strings.ToLower(c.LogLevel) {
 	case "debug", "info", "warn", "error":
 	default:
@@ -84,7 +94,8 @@ func (c *Config) Validate() error {
 		name string
 		v    time.Duration
 	}{{"AGENTGATE_SHUTDOWN_TIMEOUT", c.ShutdownTimeout}, {"AGENTGATE_READ_HEADER_TIMEOUT", c.ReadHeaderTO},
-		{"AGENTGATE_READ_TIMEOUT", c.ReadTimeout}, {"AGENTGATE_WRITE_TIMEOUT", c.WriteTimeout}, {"AGENTGATE_IDLE_TIMEOUT", c.IdleTimeout}} {
+		{"AGENTGATE_READ_TIMEOUT", c.ReadTimeout}, {"AGENTGATE_WRITE_TIMEOUT", c.WriteTimeout}, {"AGENTGATE_IDLE_TIMEOUT", c.IdleTimeout},
+		{"AGENTGATE_MAX_WAIT", c.MaxWait}, {"AGENTGATE_EXPIRY_SWEEP_INTERVAL", c.ExpirySweep}} {
 		if d.v <= 0 {
 			errs = append(errs, fmt.Errorf("%s must be positive", d.name))
 		}

@@ -45,6 +45,8 @@ func (s *Server) apiRoutes() []Route {
 		{Method: "GET", Pattern: "/api/requests", Scope: auth.ScopeRequestRead, Handler: s.listRequests},
 		{Method: "GET", Pattern: "/api/requests/{id}", Scope: auth.ScopeRequestRead, Handler: s.getRequest},
 		{Method: "GET", Pattern: "/api/requests/{id}/audit", Scope: auth.ScopeRequestRead, Handler: s.requestAudit},
+		{Method: "GET", Pattern: "/api/requests/{id}/wait", Scope: auth.ScopeRequestRead, Streaming: true, Handler: s.waitRequest},
+		{Method: "GET", Pattern: "/api/events", Scope: auth.ScopeRequestRead, Streaming: true, Handler: s.streamEvents},
 		{Method: "POST", Pattern: "/api/requests/{id}/decide", Scope: auth.ScopeRequestDecide, Handler: s.decideRequest},
 
 		{Method: "GET", Pattern: "/api/audit", Scope: auth.ScopeRequestRead, Handler: s.listAudit},

@@ -6,10 +6,13 @@ package httpapi
 import (
 	"log/slog"
 	"net/http"
+	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/agentgate/agentgate/internal/approval"
 	"github.com/agentgate/agentgate/internal/auth"
+	"github.com/agentgate/agentgate/internal/events"
 	"github.com/agentgate/agentgate/internal/metrics"
 )
 
@@ -22,6 +25,15 @@ type Config struct {
 	AccessLog bool
 	// Version is reported by /health.
 	Version string
+	// DefaultWait and MaxWait bound long-polls. Defaults: 30s and 60s.
+	DefaultWait time.Duration
+	MaxWait     time.Duration
+	// Heartbeat is the interval of SSE comments that keep proxies from
+	// closing idle streams. Defaults to 15s.
+	Heartbeat time.Duration
+	// MaxStreamsPerKey bounds concurrent long-polls and streams per key;
+	// zero means unlimited. Defaults to unlimited in the zero value.
+	MaxStreamsPerKey int
 }
 
 // Deps are the services the API calls.
@@ -29,6 +41,7 @@ type Deps struct {
 	Approvals *approval.Service
 	Auth      *auth.Service
 	Metrics   *metrics.Metrics // optional
+	Hub       *events.Hub      // live events for SSE; nil disables /api/events
 	Logger    *slog.Logger
 }
 
@@ -41,6 +54,11 @@ type Server struct {
 	accessLog bool
 	maxBody   int64
 	version   string
+	cfg       Config
+	hub       *events.Hub
+
+	streamsMu sync.Mutex
+	streams   map[string]int // live long-polls and streams per key id
 
 	mux     *http.ServeMux
 	routes  []Route
@@ -54,6 +72,15 @@ func New(cfg Config, deps Deps) *Server {
 	if cfg.MaxBodyBytes <= 0 {
 		cfg.MaxBodyBytes = MaxBodyBytes
 	}
+	if cfg.DefaultWait <= 0 {
+		cfg.DefaultWait = 30 * time.Second
+	}
+	if cfg.MaxWait <= 0 {
+		cfg.MaxWait = 60 * time.Second
+	}
+	if cfg.Heartbeat <= 0 {
+		cfg.Heartbeat = 15 * time.Second
+	}
 	if deps.Logger == nil {
 		deps.Logger = slog.New(slog.DiscardHandler)
 	}
@@ -65,6 +92,9 @@ func New(cfg Config, deps Deps) *Server {
 		accessLog: cfg.AccessLog,
 		maxBody:   cfg.MaxBodyBytes,
 		version:   cfg.Version,
+		cfg:       cfg,
+		hub:       deps.Hub,
+		streams:   map[string]int{},
 		mux:       http.NewServeMux(),
 	}
 	for _, rt := range s.apiRoutes() {

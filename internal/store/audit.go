@@ -132,3 +132,35 @@ func (s *Store) AuditList(ctx context.Context, f approval.AuditFilter) ([]*appro
 	}
 	return out, total, nil
 }
+
+// AuditListSince returns request state events after afterID, oldest first.
+// On PostgreSQL identity values are taken at insert, so a transaction that
+// inserted earlier can commit later: the query also covers the
+// ReplayLookback before afterID's event, and may repeat a few events.
+func (s *Store) AuditListSince(ctx context.Context, afterID int64, limit int) ([]*approval.AuditEvent, error) {
+	cond := `a.id > $1`
+	args := []any{afterID}
+	if s.dialect.name() == Postgres {
+		cond = `(a.id > $1 OR a.created_at >= (SELECT created_at FROM audit_events WHERE id = $2) - $3 * INTERVAL '1 millisecond')`
+		args = append(args, afterID, approval.ReplayLookback.Milliseconds())
+	}
+	args = append(args, limit)
+	rows, err := s.rdb.QueryContext(ctx, `SELECT `+auditColumns+` FROM audit_events a
+		WHERE `+cond+` AND a.event_type IN ('created', 'approved', 'denied', 'expired')
+		ORDER BY a.id LIMIT $`+fmt.Sprint(len(args)), args...)
+	if err != nil {
+		return nil, fmt.Errorf("store: list audit events since: %w", err)
+	}
+	defer rows.Close()
+	var out []*approval.AuditEvent
+	for rows.Next() {
+		e, err := scanAudit(rows)
+		if err != nil {
+			return nil, err
+		}
+		if e.ID != afterID {
+			out = append(out, e)
+		}
+	}
+	return out, rows.Err()
+}
