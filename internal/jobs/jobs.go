@@ -63,20 +63,23 @@ func Migrate(ctx context.Context, st *store.Store) error {
 	if err != nil {
 		return fmt.Errorf("jobs: migrate: %w", err)
 	}
-	tx, err := st.Pool().Begin(ctx)
+	// Replicas starting together: one migrates, the others wait on the
+	// session lock and then find nothing to do. River's migrations cannot
+	// all run in one transaction (one adds an enum value that the next
+	// uses), so the lock is a session lock on a connection of its own.
+	conn, err := st.Pool().Acquire(ctx)
 	if err != nil {
 		return fmt.Errorf("jobs: migrate: %w", err)
 	}
-	defer tx.Rollback(context.Background()) //nolint:errcheck // after Commit it is a no-op
-	// Replicas starting together: one migrates, the others wait here and
-	// then find nothing to do.
-	if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock($1)`, riverLockKey); err != nil {
+	defer conn.Release()
+	if _, err := conn.Exec(ctx, `SELECT pg_advisory_lock($1)`, riverLockKey); err != nil {
 		return fmt.Errorf("jobs: migrate lock: %w", err)
 	}
-	if _, err := m.MigrateTx(ctx, tx, rivermigrate.DirectionUp, nil); err != nil {
+	defer conn.Exec(context.WithoutCancel(ctx), `SELECT pg_advisory_unlock($1)`, riverLockKey) //nolint:errcheck // the lock also ends with the session
+	if _, err := m.Migrate(ctx, rivermigrate.DirectionUp, nil); err != nil {
 		return fmt.Errorf("jobs: migrate: %w", err)
 	}
-	return tx.Commit(ctx)
+	return nil
 }
 
 // New builds the clients (it does not start them).
