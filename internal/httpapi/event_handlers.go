@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"github.com/agentgate/agentgate/internal/wire"
 	"net/http"
 	"slices"
 	"strconv"
@@ -58,7 +59,7 @@ func (s *Server) waitRequest(w http.ResponseWriter, r *http.Request) error {
 		return nil // the client left; nobody reads an answer
 	}
 	w.Header().Set("X-AgentGate-Wait-Timeout", fmt.Sprintf("%.0f", timeout.Seconds()))
-	writeJSON(w, http.StatusOK, ToRequest(req, time.Now()))
+	writeJSON(w, http.StatusOK, wire.ToRequest(req, time.Now()))
 	return nil
 }
 
@@ -66,7 +67,7 @@ func (s *Server) waitRequest(w http.ResponseWriter, r *http.Request) error {
 type StreamEvent struct {
 	ID      string  `json:"id"`
 	Type    string  `json:"type"`
-	Request Request `json:"request"`
+	Request wire.Request `json:"request"`
 }
 
 type streamFilter struct {
@@ -144,7 +145,7 @@ func (s *Server) streamEvents(w http.ResponseWriter, r *http.Request) error {
 		if !f.match(typ, req) {
 			return nil
 		}
-		b, err := json.Marshal(StreamEvent{ID: strconv.FormatInt(id, 10), Type: typ, Request: ToRequest(req, now())})
+		b, err := json.Marshal(StreamEvent{ID: strconv.FormatInt(id, 10), Type: typ, Request: wire.ToRequest(req, now())})
 		if err != nil {
 			return err
 		}

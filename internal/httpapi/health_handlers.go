@@ -2,6 +2,7 @@ package httpapi
 
 import (
 	"context"
+	"github.com/agentgate/agentgate/internal/wire"
 	"net/http"
 	"time"
 
@@ -9,7 +10,7 @@ import (
 )
 
 func (s *Server) health(w http.ResponseWriter, r *http.Request) error {
-	body := map[string]any{"status": "ok", "timestamp": Time(time.Now()), "version": s.version}
+	body := map[string]any{"status": "ok", "timestamp": wire.Time(time.Now()), "version": s.version}
 	if r.URL.Query().Get("deep") != "true" {
 		writeJSON(w, http.StatusOK, body)
 		return nil

@@ -2,6 +2,7 @@ package httpapi
 
 import (
 	"encoding/json"
+	"github.com/agentgate/agentgate/internal/wire"
 	"net/http"
 
 	"github.com/agentgate/agentgate/internal/approval"
@@ -30,7 +31,7 @@ func (s *Server) createKey(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	w.Header().Set("Location", "/api/keys/"+k.ID)
-	writeJSON(w, http.StatusCreated, CreatedKey{Key: ToKey(k), Secret: plain, Message: "Save this key - it will not be shown again"})
+	writeJSON(w, http.StatusCreated, wire.CreatedKey{Key: wire.ToKey(k), Secret: plain, Message: "Save this key - it will not be shown again"})
 	return nil
 }
 
@@ -39,9 +40,9 @@ func (s *Server) listKeys(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	out := make([]Key, len(keys))
+	out := make([]wire.Key, len(keys))
 	for i, k := range keys {
-		out[i] = ToKey(k)
+		out[i] = wire.ToKey(k)
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"keys": out})
 	return nil
@@ -79,7 +80,7 @@ func (s *Server) updateKey(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusOK, ToKey(k))
+	writeJSON(w, http.StatusOK, wire.ToKey(k))
 	return nil
 }
 

@@ -2,6 +2,7 @@ package httpapi
 
 import (
 	"encoding/json"
+	"github.com/agentgate/agentgate/internal/wire"
 	"net/http"
 
 	"github.com/agentgate/agentgate/internal/approval"
@@ -45,11 +46,11 @@ func (s *Server) listPolicies(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	out := []Policy{}
+	out := []wire.Policy{}
 	for i := offset; i < len(ps) && i < offset+limit; i++ {
-		out = append(out, ToPolicy(&ps[i]))
+		out = append(out, wire.ToPolicy(&ps[i]))
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"policies": out, "pagination": page(int64(len(ps)), limit, offset)})
+	writeJSON(w, http.StatusOK, map[string]any{"policies": out, "pagination": wire.Page(int64(len(ps)), limit, offset)})
 	return nil
 }
 
@@ -67,7 +68,7 @@ func (s *Server) createPolicy(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	w.Header().Set("Location", "/api/policies/"+sp.ID)
-	writeJSON(w, http.StatusCreated, ToPolicy(sp))
+	writeJSON(w, http.StatusCreated, wire.ToPolicy(sp))
 	return nil
 }
 
@@ -76,7 +77,7 @@ func (s *Server) getPolicy(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusOK, ToPolicy(sp))
+	writeJSON(w, http.StatusOK, wire.ToPolicy(sp))
 	return nil
 }
 
@@ -93,7 +94,7 @@ func (s *Server) replacePolicy(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusOK, ToPolicy(sp))
+	writeJSON(w, http.StatusOK, wire.ToPolicy(sp))
 	return nil
 }
 
@@ -137,7 +138,7 @@ func (s *Server) patchPolicy(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusOK, ToPolicy(sp))
+	writeJSON(w, http.StatusOK, wire.ToPolicy(sp))
 	return nil
 }
 

@@ -2,6 +2,7 @@ package httpapi
 
 import (
 	"encoding/json"
+	"github.com/agentgate/agentgate/internal/wire"
 	"net/http"
 	"strings"
 	"time"
@@ -33,7 +34,7 @@ func (s *Server) createRequest(w http.ResponseWriter, r *http.Request) error {
 		w.Header().Set("Idempotent-Replayed", "true")
 		status = http.StatusOK
 	}
-	writeJSON(w, status, ToRequest(req, time.Now()))
+	writeJSON(w, status, wire.ToRequest(req, time.Now()))
 	return nil
 }
 
@@ -95,9 +96,9 @@ func (s *Server) listRequests(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	now := time.Now()
-	out := RequestList{Requests: make([]Request, len(reqs)), Pagination: page(total, f.Limit, f.Offset)}
+	out := wire.RequestList{Requests: make([]wire.Request, len(reqs)), Pagination: wire.Page(total, f.Limit, f.Offset)}
 	for i, req := range reqs {
-		out.Requests[i] = ToRequest(req, now)
+		out.Requests[i] = wire.ToRequest(req, now)
 	}
 	writeJSON(w, http.StatusOK, out)
 	return nil
@@ -108,7 +109,7 @@ func (s *Server) getRequest(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusOK, ToRequest(req, time.Now()))
+	writeJSON(w, http.StatusOK, wire.ToRequest(req, time.Now()))
 	return nil
 }
 
@@ -117,9 +118,9 @@ func (s *Server) requestAudit(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	out := make([]AuditEvent, len(events))
+	out := make([]wire.AuditEvent, len(events))
 	for i, e := range events {
-		out[i] = ToAuditEvent(e)
+		out[i] = wire.ToAuditEvent(e)
 	}
 	writeJSON(w, http.StatusOK, out)
 	return nil
@@ -149,7 +150,7 @@ func (s *Server) decideRequest(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusOK, ToRequest(req, time.Now()))
+	writeJSON(w, http.StatusOK, wire.ToRequest(req, time.Now()))
 	return nil
 }
 
@@ -178,9 +179,9 @@ func (s *Server) listAudit(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	out := AuditList{Entries: make([]AuditEvent, len(events)), Pagination: page(total, f.Limit, f.Offset)}
+	out := wire.AuditList{Entries: make([]wire.AuditEvent, len(events)), Pagination: wire.Page(total, f.Limit, f.Offset)}
 	for i, e := range events {
-		out.Entries[i] = ToAuditEvent(e)
+		out.Entries[i] = wire.ToAuditEvent(e)
 	}
 	writeJSON(w, http.StatusOK, out)
 	return nil

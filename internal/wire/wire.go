@@ -1,4 +1,7 @@
-package httpapi
+// Package wire holds the JSON shapes of the API: the REST answers, the
+// event stream, webhook payloads and the dashboard's data all render
+// requests the same way.
+package wire
 
 import (
 	"encoding/json"
@@ -52,7 +55,8 @@ type Request struct {
 	Agent          Agent                   `json:"agent"`
 }
 
-func strPtr(s string) *string {
+// StrPtr returns nil for "" and a pointer to s otherwise.
+func StrPtr(s string) *string {
 	if s == "" {
 		return nil
 	}
@@ -71,11 +75,11 @@ func ToRequest(r *approval.Request, now time.Time) Request {
 		CreatedAt:      Time(r.CreatedAt),
 		UpdatedAt:      Time(r.UpdatedAt),
 		DecidedAt:      Time(r.DecidedAt),
-		DecidedBy:      strPtr(r.DecidedBy),
-		DecidedByID:    strPtr(r.DecidedByID),
-		DecidedByType:  strPtr(string(r.DecidedByType)),
-		DecidedByLabel: strPtr(r.DecidedByLabel),
-		DecisionReason: strPtr(r.DecisionReason),
+		DecidedBy:      StrPtr(r.DecidedBy),
+		DecidedByID:    StrPtr(r.DecidedByID),
+		DecidedByType:  StrPtr(string(r.DecidedByType)),
+		DecidedByLabel: StrPtr(r.DecidedByLabel),
+		DecisionReason: StrPtr(r.DecisionReason),
 		ExpiresAt:      Time(r.ExpiresAt),
 		PolicyDecision: r.PolicyDecision,
 		Agent:          Agent{ID: r.AgentID, Name: r.AgentName},
@@ -101,7 +105,8 @@ type Pagination struct {
 	HasMore bool  `json:"hasMore"`
 }
 
-func page(total int64, limit, offset int) Pagination {
+// Page returns the pagination envelope of one page.
+func Page(total int64, limit, offset int) Pagination {
 	return Pagination{Total: total, Limit: limit, Offset: offset, HasMore: int64(offset+limit) < total}
 }
 
@@ -138,7 +143,7 @@ type RequestSummary struct {
 func ToAuditEvent(e *approval.AuditEvent) AuditEvent {
 	out := AuditEvent{
 		ID:        strconv.FormatInt(e.ID, 10),
-		RequestID: strPtr(e.RequestID),
+		RequestID: StrPtr(e.RequestID),
 		EventType: e.EventType,
 		Actor:     e.Actor,
 		ActorID:   e.ActorID,
