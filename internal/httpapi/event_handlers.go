@@ -65,8 +65,8 @@ func (s *Server) waitRequest(w http.ResponseWriter, r *http.Request) error {
 
 // StreamEvent is the data of one Server-Sent Event.
 type StreamEvent struct {
-	ID      string  `json:"id"`
-	Type    string  `json:"type"`
+	ID      string       `json:"id"`
+	Type    string       `json:"type"`
 	Request wire.Request `json:"request"`
 }
 
