@@ -187,6 +187,14 @@ func (a *App) Serve(ctx context.Context, ln net.Listener) error {
 		ErrorLog:          slog.NewLogLogger(a.Log.Handler(), slog.LevelWarn),
 		BaseContext:       func(net.Listener) context.Context { return bg },
 	}
+	if a.Config.DebugAddr != "" {
+		stopDebug, err := serveDebug(bg, a.Config.DebugAddr, a.Log)
+		if err != nil {
+			stopBG()
+			return err
+		}
+		defer stopDebug()
+	}
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
 	a.Log.Info("AgentGate is listening", "addr", ln.Addr().String(), "url", a.Config.PublicURL(),

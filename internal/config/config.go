@@ -39,6 +39,7 @@ type Config struct {
 	MaxStreams      int           `env:"AGENTGATE_MAX_STREAMS_PER_KEY" envDefault:"1000"`
 	ExpirySweep     time.Duration `env:"AGENTGATE_EXPIRY_SWEEP_INTERVAL" envDefault:"1s"`
 	JobWorkers      int           `env:"AGENTGATE_JOB_WORKERS" envDefault:"50"`
+	DebugAddr       string        `env:"AGENTGATE_DEBUG_ADDR"`
 }
 
 // Load reads the configuration from the environment and validates it.

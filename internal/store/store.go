@@ -55,7 +55,8 @@ type Store struct {
 	dialect dialect
 	now     func() time.Time
 	log     *slog.Logger
-	path    string // SQLite file
+	path    string   // SQLite file
+	batch   *batcher // SQLite group commit
 }
 
 // Dialect names.
@@ -185,7 +186,9 @@ func openSQLite(ctx context.Context, path string, opts Options) (*Store, error) 
 	rdb.SetMaxIdleConns(n)
 	rdb.SetConnMaxIdleTime(0)
 	rdb.SetConnMaxLifetime(0)
-	return &Store{db: db, rdb: rdb, dialect: sqliteDialect{}, now: opts.Now, log: opts.Logger, path: path}, nil
+	s := &Store{db: db, rdb: rdb, dialect: sqliteDialect{}, now: opts.Now, log: opts.Logger, path: path}
+	s.batch = newBatcher(s, 64)
+	return s, nil
 }
 
 func openPostgres(ctx context.Context, url string, opts Options) (*Store, error) {
@@ -225,6 +228,9 @@ func (s *Store) Path() string { return s.path }
 
 // Close closes every connection.
 func (s *Store) Close() error {
+	if s.batch != nil {
+		s.batch.close()
+	}
 	var errs []error
 	if s.rdb != s.db {
 		errs = append(errs, s.rdb.Close())

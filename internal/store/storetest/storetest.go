@@ -38,6 +38,7 @@ func Run(t *testing.T, open Open) {
 		{"RequestListDue", testRequestListDue},
 		{"IdempotencyKeyUnique", testIdempotencyKeyUnique},
 		{"RollbackLeavesNothing", testRollbackLeavesNothing},
+		{"ConcurrentTransactionsIsolated", testConcurrentTransactionsIsolated},
 		{"AuditTrail", testAuditTrail},
 		{"AuditSince", testAuditSince},
 		{"Policies", testPolicies},
@@ -617,6 +618,56 @@ func testMarkers(t *testing.T, open Open) {
 		})
 		if err != nil || got != want {
 			t.Errorf("insert #%d = %v, %v; want %v", i+1, got, err, want)
+		}
+	}
+}
+
+// testConcurrentTransactionsIsolated runs many transactions at once (on
+// SQLite they share group commits): the failing ones leave nothing, the
+// others all commit.
+func testConcurrentTransactionsIsolated(t *testing.T, open Open) {
+	s := open(t, time.Now)
+	const n = 60
+	ids := make([]string, n)
+	errs := make([]error, n)
+	var wg sync.WaitGroup
+	for i := range n {
+		wg.Go(func() {
+			errs[i] = s.WithTx(ctx, func(tx approval.Tx) error {
+				r := &approval.Request{ID: approval.NewID("req_"), Action: "x", Params: json.RawMessage(`{}`), Context: json.RawMessage(`{}`),
+					Urgency: "normal", Status: "pending", CreatedAt: tx.Now(), UpdatedAt: tx.Now(), AgentID: "a", AgentName: "a"}
+				ids[i] = r.ID
+				if err := tx.RequestInsert(ctx, r); err != nil {
+					return err
+				}
+				if err := tx.AuditInsert(ctx, &approval.AuditEvent{RequestID: r.ID, EventType: "created", Actor: "a", ActorType: "agent"}); err != nil {
+					return err
+				}
+				if i%3 == 0 {
+					return fmt.Errorf("fail %d", i)
+				}
+				return nil
+			})
+		})
+	}
+	wg.Wait()
+	for i := range n {
+		_, err := s.RequestGetByID(ctx, ids[i])
+		trail, terr := s.AuditListByRequest(ctx, ids[i])
+		if terr != nil {
+			t.Fatal(terr)
+		}
+		if i%3 == 0 {
+			if errs[i] == nil || err == nil && !errors.Is(err, approval.ErrNotFound) || len(trail) != 0 {
+				t.Errorf("tx %d failed but left state: txErr=%v get=%v trail=%d", i, errs[i], err, len(trail))
+			}
+			if !errors.Is(err, approval.ErrNotFound) {
+				t.Errorf("tx %d failed but its request exists", i)
+			}
+			continue
+		}
+		if errs[i] != nil || err != nil || len(trail) != 1 {
+			t.Errorf("tx %d: txErr=%v get=%v trail=%d; want committed", i, errs[i], err, len(trail))
 		}
 	}
 }
