@@ -69,7 +69,6 @@ func TestSQLitePath(t *testing.T) {
 	}
 }
 
-
 func TestOpenCreatesFolder(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "nested", "deeper", "agentgate.db")
 	s := openMigrated(t, path, time.Now)
