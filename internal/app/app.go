@@ -130,9 +130,10 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger, out io.Write
 
 	workers := river.NewWorkers()
 	river.AddWorker(workers, &jobs.ExpireWorker{Approvals: a.Approvals})
+	river.AddWorker(workers, &jobs.SealWorker{Approvals: a.Approvals})
 	a.Jobs, err = jobs.New(st, jobs.Options{
 		Workers:    workers,
-		Periodic:   []*river.PeriodicJob{jobs.ExpirySweep(cfg.ExpirySweep)},
+		Periodic:   []*river.PeriodicJob{jobs.ExpirySweep(cfg.ExpirySweep), jobs.AuditSealer(cfg.AuditSealInterval)},
 		MaxWorkers: cfg.JobWorkers,
 		Logger:     log,
 	})

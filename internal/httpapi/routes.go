@@ -50,6 +50,8 @@ func (s *Server) apiRoutes() []Route {
 		{Method: "POST", Pattern: "/api/requests/{id}/decide", Scope: auth.ScopeRequestDecide, Handler: s.decideRequest},
 
 		{Method: "GET", Pattern: "/api/audit", Scope: auth.ScopeRequestRead, Handler: s.listAudit},
+		{Method: "GET", Pattern: "/api/audit/verify", Scope: auth.ScopeRequestRead, Handler: s.verifyAudit},
+		{Method: "GET", Pattern: "/api/audit/export", Scope: auth.ScopeAdmin, Streaming: true, Handler: s.exportAudit},
 
 		{Method: "GET", Pattern: "/api/policies", Scope: auth.ScopeAdmin, Handler: s.listPolicies},
 		{Method: "POST", Pattern: "/api/policies", Scope: auth.ScopeAdmin, Handler: s.createPolicy},

@@ -256,7 +256,9 @@ func (s *Store) provider() (*goose.Provider, error) {
 	if err != nil {
 		return nil, err
 	}
-	var gopts []goose.ProviderOption
+	// Migrations from parallel lines of work may land in any order; apply
+	// a missing lower-numbered one instead of refusing to start.
+	gopts := []goose.ProviderOption{goose.WithAllowOutofOrder(true)}
 	d := goose.DialectSQLite3
 	if s.dialect.name() == Postgres {
 		d = goose.DialectPostgres

@@ -292,3 +292,32 @@ func ToTemplate(t approval.Template) Template {
 	return Template{ID: t.ID, Name: t.Name, Description: t.Description, Category: t.Category,
 		Priority: t.Policy.Priority, Rules: t.Policy.Rules, Policy: t.Policy}
 }
+
+// ChainReport is the answer of GET /api/audit/verify.
+type ChainReport struct {
+	OK       bool          `json:"ok"`
+	Checked  int64         `json:"checked"`
+	HeadSeq  int64         `json:"headSeq"`
+	HeadHash string        `json:"headHash"`
+	Unsealed int64         `json:"unsealed"`
+	Problem  *ChainProblem `json:"problem,omitempty"`
+}
+
+// ChainProblem locates a break in the audit chain.
+type ChainProblem struct {
+	Seq     int64  `json:"seq"`
+	EventID string `json:"eventId,omitempty"`
+	Reason  string `json:"reason"`
+}
+
+// ToChainReport converts a verification report.
+func ToChainReport(r *approval.ChainReport) ChainReport {
+	out := ChainReport{OK: r.OK, Checked: r.Checked, HeadSeq: r.HeadSeq, HeadHash: r.HeadHash, Unsealed: r.Unsealed}
+	if p := r.Problem; p != nil {
+		out.Problem = &ChainProblem{Seq: p.Seq, Reason: p.Reason}
+		if p.EventID != 0 {
+			out.Problem.EventID = strconv.FormatInt(p.EventID, 10)
+		}
+	}
+	return out
+}
