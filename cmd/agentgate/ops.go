@@ -102,4 +102,3 @@ without a shell or curl.`,
 	cmd.Flags().BoolVar(&deep, "deep", false, "also check the database")
 	return cmd
 }
-
