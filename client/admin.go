@@ -121,15 +121,21 @@ type PolicyPatch struct {
 	Rules    *[]Rule   `json:"rules,omitempty"`
 }
 
-// ListPolicies returns one page of policies in evaluation order.
-// limit 0 means the server's default (50); at most 100.
-func (c *Client) ListPolicies(ctx context.Context, limit, offset int) (*PolicyPage, error) {
+// PageOptions select a page of a listing.
+type PageOptions struct {
+	Limit  int // 1 to 100; zero means the server's default (50)
+	Offset int
+}
+
+// ListPolicies returns one page of policies in evaluation order (lowest
+// priority number first).
+func (c *Client) ListPolicies(ctx context.Context, opts PageOptions) (*PolicyPage, error) {
 	q := url.Values{}
-	if limit != 0 {
-		q.Set("limit", strconv.Itoa(limit))
+	if opts.Limit != 0 {
+		q.Set("limit", strconv.Itoa(opts.Limit))
 	}
-	if offset != 0 {
-		q.Set("offset", strconv.Itoa(offset))
+	if opts.Offset != 0 {
+		q.Set("offset", strconv.Itoa(opts.Offset))
 	}
 	var p PolicyPage
 	if err := c.do(ctx, &call{method: http.MethodGet, path: "/api/policies", query: q}, &p); err != nil {

@@ -550,7 +550,7 @@ func TestPolicyDecidesAtCreation(t *testing.T) {
 		time.Duration(replaced.Rules[0].Timeout) != 15*time.Minute {
 		t.Errorf("UpdatePolicy = %+v, %v", replaced, err)
 	}
-	list, err := b.admin.ListPolicies(ctx, 0, 0)
+	list, err := b.admin.ListPolicies(ctx, PageOptions{})
 	if err != nil || list.Page.Total != 1 || list.Policies[0].ID != pol.ID {
 		t.Errorf("ListPolicies = %+v, %v", list, err)
 	}

@@ -93,7 +93,7 @@ type proxy struct {
 	seen      chan string // "METHOD path" of every call, when not full
 }
 
-func newProxy(t *testing.T, backend string) *proxy {
+func newProxy(t testing.TB, backend string) *proxy {
 	t.Helper()
 	p := &proxy{seen: make(chan string, 1024)}
 	p.setBackend(t, backend)
@@ -123,7 +123,7 @@ func newProxy(t *testing.T, backend string) *proxy {
 	return p
 }
 
-func (p *proxy) setBackend(t *testing.T, backend string) {
+func (p *proxy) setBackend(t testing.TB, backend string) {
 	u, err := url.Parse(backend)
 	if err != nil {
 		t.Fatal(err)
@@ -136,7 +136,7 @@ func (p *proxy) setIntercept(f func(w http.ResponseWriter, r *http.Request, forw
 }
 
 // waitSeen blocks until the proxy saw a call "METHOD path".
-func (p *proxy) waitSeen(t *testing.T, want string) {
+func (p *proxy) waitSeen(t testing.TB, want string) {
 	t.Helper()
 	timeout := time.After(20 * time.Second)
 	for {

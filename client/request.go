@@ -107,7 +107,7 @@ func (c *Client) Request(ctx context.Context, in RequestInput) (*Request, error)
 	}
 	key := in.IdempotencyKey
 	if key == "" {
-		key = "agk-idem-" + newToken()
+		key = newToken()
 	}
 	cl := &call{method: http.MethodPost, path: "/api/requests", body: body, retrySafe: true,
 		header: http.Header{"Idempotency-Key": {key}}}
