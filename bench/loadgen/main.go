@@ -235,14 +235,20 @@ func run(o options) error {
 	var op func(ctx context.Context, worker int, i int64) error
 	switch o.scenario {
 	case "create":
-		op = func(ctx context.Context, _ int, _ int64) error { return expect(c.do(ctx, "POST", "/api/requests", agent, body))(201) }
+		op = func(ctx context.Context, _ int, _ int64) error {
+			return expect(c.do(ctx, "POST", "/api/requests", agent, body))(201)
+		}
 	case "create-auto":
 		c.mustJSON(ctx, "POST", "/api/policies", o.adminKey, map[string]any{"name": "auto", "priority": 1,
 			"rules": []any{map[string]any{"match": map[string]any{"action": "send_email", "params.to": map[string]any{"$regex": "@example\\.com$"}}, "decision": "auto_approve"}}}, 201)
-		op = func(ctx context.Context, _ int, _ int64) error { return expect(c.do(ctx, "POST", "/api/requests", agent, body))(201) }
+		op = func(ctx context.Context, _ int, _ int64) error {
+			return expect(c.do(ctx, "POST", "/api/requests", agent, body))(201)
+		}
 	case "get":
 		id := c.mustJSON(ctx, "POST", "/api/requests", agent, json.RawMessage(body), 201)["id"].(string)
-		op = func(ctx context.Context, _ int, _ int64) error { return expect(c.do(ctx, "GET", "/api/requests/"+id, agent, nil))(200) }
+		op = func(ctx context.Context, _ int, _ int64) error {
+			return expect(c.do(ctx, "GET", "/api/requests/"+id, agent, nil))(200)
+		}
 	case "list":
 		fill(ctx, c, agent, body, o.rows)
 		op = func(ctx context.Context, _ int, _ int64) error {

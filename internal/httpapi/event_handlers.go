@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"github.com/agentgate/agentgate/internal/wire"
 	"net/http"
 	"slices"
 	"strconv"
@@ -13,6 +12,7 @@ import (
 
 	"github.com/agentgate/agentgate/internal/approval"
 	"github.com/agentgate/agentgate/internal/events"
+	"github.com/agentgate/agentgate/internal/wire"
 )
 
 // parseWaitTimeout reads ?timeout= as a Go duration ("30s", "2m") or a

@@ -169,7 +169,9 @@ func testRequestDecideCAS(t *testing.T, open Open) {
 	r := Request(t, s, nil)
 	c.add(time.Minute)
 	at := c.now()
-	err := s.WithTx(ctx, func(tx approval.Tx) error { return tx.RequestDecide(ctx, decided(r, approval.StatusApproved, "bob", at)) })
+	err := s.WithTx(ctx, func(tx approval.Tx) error {
+		return tx.RequestDecide(ctx, decided(r, approval.StatusApproved, "bob", at))
+	})
 	if err != nil {
 		t.Fatalf("first decide: %v", err)
 	}
