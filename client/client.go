@@ -32,8 +32,7 @@ const (
 // Client calls an AgentGate server. It is safe for concurrent use; create
 // one per server and API key and reuse it.
 type Client struct {
-	base      *url.URL // scheme://host[/prefix], no trailing slash
-	baseStr   string
+	baseStr   string // scheme://host[/prefix], no trailing slash
 	key       string
 	hc        *http.Client
 	userAgent string
@@ -161,7 +160,6 @@ func New(baseURL, apiKey string, opts ...Option) (*Client, error) {
 		return nil, errors.New("agentgate: the API key contains spaces or control characters")
 	}
 	c := &Client{
-		base:         u,
 		baseStr:      u.String(),
 		key:          apiKey,
 		userAgent:    DefaultUserAgent,
