@@ -1,0 +1,18 @@
+export { AgentGateClient, VERSION } from "./client.js";
+export type { ClientOptions } from "./client.js";
+export {
+  AgentGateError,
+  ApprovalDeniedError,
+  BadRequestError,
+  ConflictError,
+  ForbiddenError,
+  NetworkError,
+  NotFoundError,
+  RateLimitedError,
+  ServerError,
+  UnauthorizedError,
+  WaitTimeoutError,
+} from "./errors.js";
+export type { ErrorCode } from "./errors.js";
+export { signWebhook, verifyWebhook } from "./webhook.js";
+export type * from "./types.js";
