@@ -13,6 +13,7 @@ import {
 import type {
   ApiKey,
   ApprovalRequest,
+  AuditEvent,
   CreateApiKeyInput,
   CreatedApiKey,
   CreatedWebhook,
@@ -21,6 +22,7 @@ import type {
   DecideInput,
   DryRunInput,
   DryRunResult,
+  ListAuditOptions,
   ListRequestsOptions,
   Pagination,
   Policy,
@@ -368,6 +370,24 @@ export class AgentGateClient {
     }
   }
 
+  // ---- audit --------------------------------------------------------------
+
+  /** The audit trail of one request, oldest first: GET /api/requests/{id}/audit. */
+  async getRequestAudit(id: string): Promise<AuditEvent[]> {
+    return (await this.#call<AuditEvent[]>("GET", `/api/requests/${pathId(id)}/audit`, { retry: "idempotent" })).data;
+  }
+
+  /** One page of the audit trail (GET /api/audit): an array with `.pagination`. */
+  async listAuditLogs(options: ListAuditOptions = {}): Promise<AuditEvent[] & { pagination: Pagination }> {
+    const { signal, ...query } = options;
+    const res = await this.#call<{ entries: AuditEvent[]; pagination: Pagination }>("GET", "/api/audit", {
+      query,
+      retry: "idempotent",
+      signal,
+    });
+    return withPagination(res.data.entries, res.data.pagination);
+  }
+
   // ---- policies ---------------------------------------------------------
 
   /** GET /api/policies (admin). An array with `.pagination`. */
@@ -524,7 +544,9 @@ export class AgentGateClient {
     try {
       let res: Response;
       try {
-        const init: RequestInit = { method, headers, signal: link.signal };
+        // Redirects are not followed: a POST would lose its body, and the
+        // API key must not travel to wherever a redirect points.
+        const init: RequestInit = { method, headers, signal: link.signal, redirect: "manual" };
         if (body !== undefined) init.body = body;
         res = await doFetch(url, init);
       } catch (err) {
@@ -537,6 +559,12 @@ export class AgentGateClient {
         throw this.#networkError(err, link, requestId, method, url, true);
       }
       const serverRequestId = res.headers.get("x-request-id") ?? requestId;
+      if (res.status >= 300 && res.status < 400) {
+        throw new AgentGateError(
+          `${method} ${url} was redirected (HTTP ${res.status}) to ${res.headers.get("location") ?? "an unknown location"}: set baseUrl to the server's real address (redirects are not followed)`,
+          { status: res.status, code: "unexpected", requestId: serverRequestId },
+        );
+      }
       if (!res.ok) {
         throw errorForStatus(res.status, errorMessage(res, text), {
           requestId: serverRequestId,

@@ -212,3 +212,32 @@ export interface CreateWebhookInput {
   secret?: string;
   enabled?: boolean;
 }
+
+/** One entry of the audit trail. */
+export interface AuditEvent {
+  id: string;
+  requestId: string | null;
+  /** created, approved, denied, expired, key.created, policy.updated, ... */
+  eventType: string;
+  actor: string;
+  actorId: string;
+  actorType: string;
+  details: Record<string, unknown>;
+  createdAt: string;
+  seq?: number;
+  hash?: string;
+  request?: { id: string; action: string; status: RequestStatus; urgency: Urgency };
+}
+
+export interface ListAuditOptions {
+  requestId?: string;
+  eventType?: string;
+  actor?: string;
+  action?: string;
+  status?: RequestStatus;
+  from?: Date | string;
+  to?: Date | string;
+  limit?: number;
+  offset?: number;
+  signal?: AbortSignal;
+}

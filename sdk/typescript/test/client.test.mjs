@@ -490,6 +490,24 @@ describe("withApproval", () => {
   });
 });
 
+describe("audit", () => {
+  test("a request's trail and the audit listing", async () => {
+    const action = uniqueAction("audited");
+    const req = await agent.request({ action });
+    await decider.decide(req.id, { decision: "approved", reason: "fine" });
+    const trail = await agent.getRequestAudit(req.id);
+    assert.deepEqual(
+      trail.map((e) => e.eventType),
+      ["created", "approved"],
+    );
+    assert.ok(trail.every((e) => e.requestId === req.id));
+    const page = await agent.listAuditLogs({ requestId: req.id, eventType: "approved" });
+    assert.equal(page.length, 1);
+    assert.equal(page.pagination.total, 1);
+    assert.equal(page[0].request.action, action);
+  });
+});
+
 describe("policies", () => {
   test("create, get, list, update, patch, dry-run and delete", async () => {
     const action = uniqueAction("pol");
@@ -576,5 +594,32 @@ describe("webhooks", () => {
     assert.ok(list.every((w) => w.secret === undefined), "a listed webhook must not carry its secret");
     await admin.deleteWebhook(created.id);
     assert.ok(!(await admin.listWebhooks()).some((w) => w.id === created.id));
+  });
+
+  test("the client's wire shape, against canned answers", async () => {
+    // The webhooks API is being built on another branch: pin what the
+    // client sends and how it reads the answers.
+    const proxy = await startProxy(server.url, (req) => {
+      if (req.method === "POST") return { status: 201, body: { id: "wh_1", url: "https://h.example/x", events: ["*"], enabled: true, secret: "s".repeat(64) } };
+      if (req.method === "GET") return { status: 200, body: { webhooks: [{ id: "wh_1", url: "https://h.example/x", events: ["*"], enabled: true }] } };
+      return { status: 200, body: { success: true } };
+    });
+    try {
+      const c = new AgentGateClient({ baseUrl: proxy.url, apiKey: ADMIN_KEY, ...fast });
+      const created = await c.createWebhook({ url: "https://h.example/x", events: ["*"], secret: "t".repeat(32), enabled: false });
+      assert.equal(created.secret, "s".repeat(64));
+      assert.deepEqual((await c.listWebhooks()).map((w) => w.id), ["wh_1"]);
+      await c.deleteWebhook("wh_1");
+      assert.deepEqual(
+        proxy.seen.map((s) => [s.method, s.path, s.body ? JSON.parse(s.body) : null]),
+        [
+          ["POST", "/api/webhooks", { url: "https://h.example/x", events: ["*"], secret: "t".repeat(32), enabled: false }],
+          ["GET", "/api/webhooks", null],
+          ["DELETE", "/api/webhooks/wh_1", null],
+        ],
+      );
+    } finally {
+      await proxy.stop();
+    }
   });
 });

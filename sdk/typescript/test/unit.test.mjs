@@ -96,3 +96,17 @@ test("the per-attempt timeout turns a hung server into a retried NetworkError", 
   await assert.rejects(c.getRequest("r"), (err) => err instanceof NetworkError && /no answer within the timeout/.test(err.message));
   assert.equal(calls, 2);
 });
+
+test("a redirect is not followed: it is an error naming the target", async () => {
+  const { fn, calls } = stubFetch([{ status: 301, headers: { Location: "https://gate.example/api/requests" } }]);
+  const c = new AgentGateClient({ baseUrl: "http://gate.example", apiKey: "k", fetch: fn });
+  await assert.rejects(c.request({ action: "x" }), (err) => {
+    assert.ok(err instanceof AgentGateError);
+    assert.equal(err.status, 301);
+    assert.equal(err.code, "unexpected");
+    assert.match(err.message, /redirected \(HTTP 301\) to https:\/\/gate\.example\/api\/requests/);
+    return true;
+  });
+  assert.equal(calls.length, 1);
+  assert.equal(calls[0].init.redirect, "manual");
+});
