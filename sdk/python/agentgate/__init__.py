@@ -21,7 +21,14 @@ from .errors import (
     UnexpectedResponseError,
     WaitTimeoutError,
 )
-from .webhook import sign_webhook, verify_webhook
+from .webhook import (
+    DEFAULT_WEBHOOK_TOLERANCE,
+    SIGNATURE_HEADER,
+    TIMESTAMP_HEADER,
+    sign_webhook,
+    verify_webhook,
+    verify_webhook_timestamp,
+)
 
 __all__ = [
     "AgentGate",
@@ -29,7 +36,11 @@ __all__ = [
     "Page",
     "require_approval",
     "verify_webhook",
+    "verify_webhook_timestamp",
     "sign_webhook",
+    "SIGNATURE_HEADER",
+    "TIMESTAMP_HEADER",
+    "DEFAULT_WEBHOOK_TOLERANCE",
     "AgentGateError",
     "BadRequestError",
     "AuthenticationError",

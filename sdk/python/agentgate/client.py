@@ -28,11 +28,17 @@ __version__ = "0.1.0"
 
 # The long-poll's first timeout in seconds; the server's default maximum is 60.
 _LONG_POLL_SECONDS = 30.0
+# Retries follow the Go SDK. Idempotent calls (GET, PUT, DELETE, dry runs,
+# creation with an Idempotency-Key, decide) are retried on connection
+# errors, 429, 502, 503 and 504, and on 500 for GET, PUT and DELETE. A call
+# that could act twice (creating a policy, key or webhook; PATCH) only when
+# the server cannot have acted on it: 429 (refused before any work) or a
+# connection that failed before anything was sent. A 502/503/504 may come
+# from a proxy that passed the call on.
 _RETRYABLE_STATUS = frozenset((429, 502, 503, 504))
-# A call that could act twice is retried only when the server cannot have
-# acted on it: it refused (429) or was unavailable (503), or the connection
-# failed before anything was sent.
-_UNSAFE_RETRYABLE_STATUS = frozenset((429, 503))
+_IDEMPOTENT_METHODS = frozenset(("GET", "PUT", "DELETE"))
+_GO_DURATION_UNITS = {"h": 3600.0, "m": 60.0, "s": 1.0, "ms": 1e-3, "us": 1e-6, "\u00b5s": 1e-6, "ns": 1e-9}
+_GO_DURATION_PART = re.compile(r"(\d+(?:\.\d*)?|\.\d+)(h|ms|m|s|us|\u00b5s|ns)")
 
 TimeLike = Union[str, _dt.datetime]
 
@@ -328,16 +334,19 @@ class AgentGate:
                     continue
                 raise
             except _e.BadRequestError as err:
-                if long_poll and "timeout" in err.message.lower():
-                    # The server caps long-polls below our chunk: ask for less.
-                    chunk /= 2
-                    if chunk < 1:
+                if long_poll:
+                    # The server caps long-polls below ours: adopt its cap,
+                    # or poll when its answer cannot be read.
+                    cap = _max_wait_of(err.message)
+                    if 0 < cap < chunk:
+                        chunk = cap
+                    else:
                         long_poll = False
                     continue
                 raise
             except (_e.AgentGateConnectionError, _e.RateLimitError, _e.ServerError) as err:
-                if not _retryable(err, idempotent=True):
-                    raise
+                # Dropped connections, 429 and any 5xx (a restarting server,
+                # a proxy's gateway error) are retried while the wait lasts.
                 failures += 1
                 delay = self._backoff(failures, err)
                 time.sleep(max(0.0, min(delay, deadline - time.monotonic())))
@@ -384,8 +393,8 @@ class AgentGate:
         request:decide scope and may not be the key that created the request
         (ForbiddenError). A request that is no longer pending raises
         ConflictError, except when this call's own earlier attempt made the
-        same decision before its answer was lost: then the request is
-        returned.
+        decision before its answer was lost (the recorded decision is this
+        key's, with the same outcome): then the request is returned.
         """
         if decision not in ("approved", "denied"):
             raise ValueError('decide: decision must be "approved" or "denied"')
@@ -405,11 +414,23 @@ class AgentGate:
             )
         except _e.ConflictError:
             if retried:
-                now = self.get_request(request_id)
-                if now.status == decision and (reason is None or now.decision_reason == reason):
-                    return now
+                # An earlier attempt may have won with its answer lost: it
+                # did when the recorded decision is this key's, same outcome.
+                mine = self._reconcile_decision(request_id, decision)
+                if mine is not None:
+                    return mine
             raise
         return ApprovalRequest(data)
+
+    def _reconcile_decision(self, request_id: str, outcome: str) -> Optional[ApprovalRequest]:
+        try:
+            me = self.whoami()
+            r = self.get_request(request_id)
+        except _e.AgentGateError:
+            return None
+        if r.status == outcome and r.get("decidedByType") == "human" and r.get("decidedById") == me.get("id"):
+            return r
+        return None
 
     # ---- audit ----------------------------------------------------------
 
@@ -634,7 +655,7 @@ class AgentGate:
             try:
                 return self._attempt(method, url, hdrs, data, http_request_id, timeout or self.timeout)
             except _e.AgentGateError as err:
-                if attempt >= max_retries or not _retryable(err, idempotent):
+                if attempt >= max_retries or not _retryable(err, idempotent, method):
                     raise
                 if err.retry_after is not None and err.retry_after > self.max_retry_delay:
                     raise  # the server asks for longer than we are willing to block
@@ -698,12 +719,33 @@ class AgentGate:
         return ceiling / 2 + random.random() * ceiling / 2
 
 
-def _retryable(err: _e.AgentGateError, idempotent: bool) -> bool:
+def _retryable(err: _e.AgentGateError, idempotent: bool, method: str) -> bool:
     if isinstance(err, _e.AgentGateConnectionError):
         return idempotent or getattr(err, "_not_sent", False)
-    if idempotent:
-        return err.status in _RETRYABLE_STATUS
-    return err.status in _UNSAFE_RETRYABLE_STATUS
+    if err.status == 429:
+        return True
+    if not idempotent:
+        return False
+    return err.status in _RETRYABLE_STATUS or (err.status == 500 and method in _IDEMPOTENT_METHODS)
+
+
+def _max_wait_of(message: str) -> float:
+    """The server's long-poll maximum in seconds from its 400 answer
+    "timeout must be between 0s and 1m0s"; 0 when it says otherwise."""
+    m = re.fullmatch(r"timeout must be between \S+ and (\S+)", message.strip())
+    return _parse_go_duration(m.group(1)) if m else 0.0
+
+
+def _parse_go_duration(s: str) -> float:
+    """A Go duration such as "1m0s" or "1.5h" in seconds; 0 when it is not one."""
+    total, pos = 0.0, 0
+    while pos < len(s):
+        m = _GO_DURATION_PART.match(s, pos)
+        if not m:
+            return 0.0
+        total += float(m.group(1)) * _GO_DURATION_UNITS[m.group(2)]
+        pos = m.end()
+    return total
 
 
 def _connection_error(method: str, url: str, err: BaseException, request_id: str) -> _e.AgentGateConnectionError:

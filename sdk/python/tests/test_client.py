@@ -261,12 +261,35 @@ class RetryTests(unittest.TestCase):
         finally:
             proxy.stop()
 
-    def test_unsafe_call_not_repeated_after_502(self) -> None:
-        proxy = Proxy(server.url, lambda m, p, n: (502, {}, {"error": "bad gateway"}) if m == "POST" else None)
+    def test_500_is_retried_for_a_get_not_for_a_post(self) -> None:
+        proxy, client = via_proxy(lambda m, p, n: (500, {}, {"error": "internal error"}) if n == 1 else None)
         try:
+            req = agent.request(unique_action("five-hundred"))
+            self.assertEqual(client.get_request(req.id).id, req.id)
+            self.assertEqual(proxy.count("GET", "/api/requests/" + req.id), 2)
             with self.assertRaises(ServerError):
-                AgentGate(proxy.url, ADMIN_KEY, **FAST).create_policy("p", [])
-            self.assertEqual(proxy.count("POST", "/api/policies"), 1)
+                client.request(unique_action("five-hundred"))
+            self.assertEqual(proxy.count("POST", "/api/requests"), 1)
+        finally:
+            proxy.stop()
+
+    def test_unsafe_call_not_repeated_after_502_or_503_but_after_429(self) -> None:
+        def fault(m, p, n):
+            if m != "POST":
+                return None
+            return {1: (502, {}, {"error": "bad gateway"}), 2: (503, {}, {"error": "busy"}),
+                    3: (429, {"Retry-After": "0"}, {"error": "slow down"})}.get(n)
+
+        proxy = Proxy(server.url, fault)
+        try:
+            c = AgentGate(proxy.url, ADMIN_KEY, **FAST)
+            with self.assertRaises(ServerError):
+                c.create_policy("p", [])
+            with self.assertRaises(ServerError):
+                c.create_policy("p", [])
+            created = c.create_policy("sdk 429 then ok", [])  # 429 is refused before any work: retried
+            self.assertEqual(proxy.count("POST", "/api/policies"), 4)
+            admin.delete_policy(created["id"])
         finally:
             proxy.stop()
 
@@ -292,6 +315,18 @@ class RetryTests(unittest.TestCase):
         finally:
             proxy.stop()
             target.stop()
+
+    def test_conflict_after_retried_decide_stands_when_someone_else_decided(self) -> None:
+        req = agent.request(unique_action("raced-decide"))
+        proxy = Proxy(server.url, lambda m, p, n: (503, {}, {"error": "busy"}) if m == "POST" and n == 1 else None)
+        try:
+            d3 = AgentGate(proxy.url, server.create_key("d3", ["request:decide", "request:read"]), **FAST)
+            decider.decide(req.id, "approved")
+            with self.assertRaises(ConflictError):
+                d3.decide(req.id, "approved")
+            self.assertEqual(proxy.count("POST", "/api/requests/%s/decide" % req.id), 2)
+        finally:
+            proxy.stop()
 
     def test_lost_decide_answer_returns_the_decision(self) -> None:
         req = agent.request(unique_action("lost-decide"))
@@ -365,7 +400,7 @@ class WaitTests(unittest.TestCase):
             bg = Later(0.3, lambda: decider.decide(req.id, "approved"))
             self.assertEqual(client.wait_for_decision(req.id, timeout=60).status, "approved")
             bg.result()
-            self.assertEqual(asked, [30000, 15000, 7500, 3750])
+            self.assertEqual(asked, [30000, 5000], "it should adopt the server's cap from the 400 message")
         finally:
             proxy.stop()
 

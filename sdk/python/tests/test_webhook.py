@@ -7,10 +7,12 @@ import unittest
 
 from _support import VECTORS
 
-from agentgate import AgentGate, sign_webhook, verify_webhook
+from agentgate import DEFAULT_WEBHOOK_TOLERANCE, AgentGate, sign_webhook, verify_webhook, verify_webhook_timestamp
 
 with open(VECTORS, encoding="utf-8") as f:
-    CASES = json.load(f)["vectors"]
+    _DATA = json.load(f)
+CASES = _DATA["vectors"]
+TIMESTAMPS = _DATA["timestamps"]
 
 
 class WebhookVectorTests(unittest.TestCase):
@@ -32,7 +34,21 @@ class WebhookVectorTests(unittest.TestCase):
         v = next(x for x in CASES if x["valid"] and x["secret"] != "Jefe")
         self.assertFalse(verify_webhook(v["secret"], None, v["body"]))
         self.assertTrue(verify_webhook(v["secret"], [v["header"]], v["body"]))
+        self.assertTrue(verify_webhook(v["secret"], ["sha256=" + "0" * 64, v["header"]], v["body"]))
         self.assertFalse(verify_webhook(v["secret"], [], v["body"]))
+
+    def test_timestamp_vectors(self) -> None:
+        for c in TIMESTAMPS["cases"]:
+            with self.subTest(c["name"]):
+                got = verify_webhook_timestamp(c["header"], c["toleranceMs"] / 1000, now=TIMESTAMPS["now"])
+                self.assertEqual(got, c["valid"])
+
+    def test_timestamp_default_tolerance_and_missing(self) -> None:
+        import time
+
+        self.assertEqual(DEFAULT_WEBHOOK_TOLERANCE, 300)
+        self.assertTrue(verify_webhook_timestamp(str(int(time.time()))))
+        self.assertFalse(verify_webhook_timestamp(None))
 
     def test_sign_then_verify(self) -> None:
         body = json.dumps({"event": "test", "data": {"message": "hi"}, "timestamp": 1})

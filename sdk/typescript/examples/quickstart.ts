@@ -1,6 +1,6 @@
 // Type-checked by `npm run build` (tsc -p tsconfig.examples.json): the
 // README's examples, against the published entry point.
-import { AgentGateClient, ApprovalDeniedError, verifyWebhook } from "@agentgate/sdk";
+import { AgentGateClient, ApprovalDeniedError, verifyWebhook, verifyWebhookTimestamp } from "@agentgate/sdk";
 
 export async function quickstart(): Promise<void> {
   const gate = new AgentGateClient({ baseUrl: "http://localhost:3000", apiKey: process.env["AGENTGATE_API_KEY"] ?? "" });
@@ -28,6 +28,6 @@ export async function pages(gate: AgentGateClient): Promise<number> {
   return n;
 }
 
-export function onWebhook(secret: string, header: string | undefined, body: Buffer): boolean {
-  return verifyWebhook(secret, header, body);
+export function onWebhook(secret: string, signature: string | undefined, timestamp: string | undefined, body: Buffer): boolean {
+  return verifyWebhook(secret, signature, body) && verifyWebhookTimestamp(timestamp);
 }

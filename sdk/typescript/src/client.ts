@@ -53,13 +53,14 @@ export interface ClientOptions {
 }
 
 /**
- * How a call may be retried.
+ * How a call may be retried (as the Go SDK does).
  * - "idempotent": repeating it cannot do harm (GET, PUT, DELETE, dry runs,
- *   creation with an Idempotency-Key): retried on network errors, 429,
- *   502, 503 and 504.
+ *   creation with an Idempotency-Key, decide): retried on network errors,
+ *   429, 502, 503 and 504, and 500 for GET, PUT and DELETE.
  * - "unsafe": a repeat could act twice (creating a policy, key or webhook;
- *   PATCH): retried only when the server cannot have acted on it: 429, 503
- *   and connection failures before anything was sent.
+ *   PATCH): retried only when the server cannot have acted on it: 429
+ *   (refused before any work) and connection failures before anything was
+ *   sent. A 502/503/504 may come from a proxy that passed the call on.
  */
 type RetryClass = "idempotent" | "unsafe";
 
@@ -83,7 +84,7 @@ interface CallResult<T> {
 }
 
 const RETRYABLE_STATUS = new Set([429, 502, 503, 504]);
-const UNSAFE_RETRYABLE_STATUS = new Set([429, 503]);
+const IDEMPOTENT_METHODS = new Set(["GET", "PUT", "DELETE"]);
 // Connection errors raised before a request left this machine: repeating
 // the request cannot make the server act twice.
 const NOT_SENT_CODES = new Set([
@@ -286,13 +287,17 @@ export class AgentGateClient {
           longPoll = false;
           continue;
         }
-        if (longPoll && err instanceof BadRequestError && /timeout/i.test(err.message)) {
-          // The server caps long-polls below our chunk: ask for less.
-          chunkMs = Math.floor(chunkMs / 2);
-          if (chunkMs < 1000) longPoll = false;
+        if (longPoll && err instanceof BadRequestError) {
+          // The server caps long-polls below ours: adopt its cap, or poll
+          // when its answer cannot be read.
+          const cap = maxWaitOf(err.message);
+          if (cap > 0 && cap < chunkMs) chunkMs = cap;
+          else longPoll = false;
           continue;
         }
-        if (!isRetryable(err, "idempotent")) {
+        // Dropped connections, 429 and any 5xx (a restarting server, a
+        // proxy's gateway error) are retried for as long as the wait lasts.
+        if (!(err instanceof NetworkError || (err instanceof AgentGateError && (err.status === 429 || err.status >= 500)))) {
           throw err;
         }
         failures++;
@@ -338,7 +343,8 @@ export class AgentGateClient {
    * The key needs the request:decide scope and may not be the key that
    * created the request (403). A request that is no longer pending gives
    * ConflictError, except when this call's own earlier attempt made the
-   * same decision before its answer was lost: then the request is returned.
+   * decision before its answer was lost (the recorded decision is this
+   * key's, with the same outcome): then the request is returned.
    */
   async decide(id: string, input: DecideInput): Promise<ApprovalRequest> {
     if (!input || (input.decision !== "approved" && input.decision !== "denied")) {
@@ -361,13 +367,19 @@ export class AgentGateClient {
       return res.data;
     } catch (err) {
       if (retried && err instanceof ConflictError) {
-        const now = await this.getRequest(id, { signal: input.signal });
-        if (now.status === input.decision && (input.reason === undefined || now.decisionReason === input.reason)) {
-          return now;
-        }
+        // An earlier attempt may have won with its answer lost: it did when
+        // the recorded decision is this key's, with the same outcome.
+        const mine = await this.#reconcileDecision(id, input.decision).catch(() => undefined);
+        if (mine) return mine;
       }
       throw err;
     }
+  }
+
+  async #reconcileDecision(id: string, outcome: "approved" | "denied"): Promise<ApprovalRequest | undefined> {
+    const me = await this.whoami();
+    const r = await this.getRequest(id);
+    return r.status === outcome && r.decidedByType === "human" && r.decidedById === me.id ? r : undefined;
   }
 
   // ---- audit --------------------------------------------------------------
@@ -517,7 +529,7 @@ export class AgentGateClient {
       try {
         return await this.#attempt<T>(method, url, headers, body, httpRequestId, opts);
       } catch (err) {
-        if (opts.signal?.aborted || attempt >= maxRetries || !isRetryable(err, opts.retry)) {
+        if (opts.signal?.aborted || attempt >= maxRetries || !isRetryable(err, opts.retry, method)) {
           throw err;
         }
         const delay = this.#backoff(attempt + 1, err);
@@ -630,14 +642,45 @@ export class AgentGateClient {
   }
 }
 
-function isRetryable(err: unknown, cls: RetryClass): boolean {
+function isRetryable(err: unknown, cls: RetryClass, method: string): boolean {
   if (err instanceof NetworkError) {
     return cls === "idempotent" || notSent.has(err);
   }
-  if (err instanceof AgentGateError) {
-    return (cls === "idempotent" ? RETRYABLE_STATUS : UNSAFE_RETRYABLE_STATUS).has(err.status);
+  if (!(err instanceof AgentGateError)) {
+    return false;
   }
-  return false;
+  if (err.status === 429) {
+    return true;
+  }
+  if (cls !== "idempotent") {
+    return false;
+  }
+  return RETRYABLE_STATUS.has(err.status) || (err.status === 500 && IDEMPOTENT_METHODS.has(method));
+}
+
+/**
+ * The server's long-poll maximum from its 400 answer "timeout must be
+ * between 0s and 1m0s", in ms; 0 when the message says otherwise.
+ */
+export function maxWaitOf(message: string): number {
+  const m = /^timeout must be between \S+ and (\S+)$/.exec(message.trim());
+  return m ? parseGoDuration(m[1] ?? "") : 0;
+}
+
+/** Parses a Go duration such as "1m0s", "5s" or "1.5h" into ms; 0 when it is not one. */
+export function parseGoDuration(s: string): number {
+  const units: Record<string, number> = { h: 3_600_000, m: 60_000, s: 1000, ms: 1, us: 0.001, "µs": 0.001, ns: 0.000001 };
+  const re = /(\d+(?:\.\d*)?|\.\d+)(h|ms|m|s|us|µs|ns)/y;
+  let total = 0;
+  let pos = 0;
+  while (pos < s.length) {
+    re.lastIndex = pos;
+    const m = re.exec(s);
+    if (!m) return 0;
+    total += Number(m[1]) * (units[m[2] ?? ""] ?? 0);
+    pos = re.lastIndex;
+  }
+  return total;
 }
 
 /** The server's `{"error": "..."}` text, or the best the body offers. */

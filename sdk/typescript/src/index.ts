@@ -14,5 +14,12 @@ export {
   WaitTimeoutError,
 } from "./errors.js";
 export type { ErrorCode } from "./errors.js";
-export { signWebhook, verifyWebhook } from "./webhook.js";
+export {
+  DEFAULT_WEBHOOK_TOLERANCE_MS,
+  SIGNATURE_HEADER,
+  TIMESTAMP_HEADER,
+  signWebhook,
+  verifyWebhook,
+  verifyWebhookTimestamp,
+} from "./webhook.js";
 export type * from "./types.js";

@@ -288,12 +288,48 @@ describe("retries", () => {
     }
   });
 
-  test("creating a policy is not repeated after a 502 (it may have been created)", async () => {
-    const { proxy } = await viaProxy((req) => (req.method === "POST" ? { status: 502, body: { error: "bad gateway" } } : undefined));
+  test("500 is retried for a GET, not for a POST", async () => {
+    const { proxy, client } = await viaProxy((req, n) => (n === 1 ? { status: 500, body: { error: "internal error" } } : undefined));
+    try {
+      const req = await agent.request({ action: uniqueAction("five-hundred") });
+      assert.equal((await client.getRequest(req.id)).id, req.id);
+      assert.equal(proxy.count("GET", `/api/requests/${req.id}`), 2);
+      await assert.rejects(client.request({ action: uniqueAction("five-hundred") }), (err) => err instanceof ServerError && err.status === 500);
+      assert.equal(proxy.count("POST", "/api/requests"), 1);
+    } finally {
+      await proxy.stop();
+    }
+  });
+
+  test("creating a policy is not repeated after a 502 or 503 (it may have been created)", async () => {
+    const { proxy } = await viaProxy((req, n) =>
+      req.method === "POST" ? { status: n === 1 ? 502 : 503, body: { error: "bad gateway" } } : undefined,
+    );
     const viaAdmin = new AgentGateClient({ baseUrl: proxy.url, apiKey: ADMIN_KEY, ...fast });
     try {
       await assert.rejects(viaAdmin.createPolicy({ name: "p", rules: [] }), ServerError);
-      assert.equal(proxy.count("POST", "/api/policies"), 1);
+      await assert.rejects(viaAdmin.createPolicy({ name: "p", rules: [] }), ServerError);
+      assert.equal(proxy.count("POST", "/api/policies"), 2);
+    } finally {
+      await proxy.stop();
+    }
+  });
+
+  test("a 409 after a retried decide is still a conflict when someone else decided", async () => {
+    const req = await agent.request({ action: uniqueAction("raced-decide") });
+    // The first attempt "fails" (503 from a proxy) and, meanwhile, another
+    // person decides: the retry's 409 must stand.
+    const proxy = await startProxy(server.url, (r, n) => {
+      if (r.method === "POST" && n === 1) {
+        return { status: 503, body: { error: "busy" } };
+      }
+      return undefined;
+    });
+    const viaDecider = new AgentGateClient({ baseUrl: proxy.url, apiKey: await server.createKey("d3", ["request:decide", "request:read"]), ...fast });
+    await decider.decide(req.id, { decision: "approved" });
+    try {
+      await assert.rejects(viaDecider.decide(req.id, { decision: "approved" }), ConflictError);
+      assert.equal(proxy.count("POST", `/api/requests/${req.id}/decide`), 2);
     } finally {
       await proxy.stop();
     }
@@ -374,7 +410,7 @@ describe("waiting", () => {
       await new Promise((r) => setTimeout(r, 300));
       await decider.decide(req.id, { decision: "approved" });
       assert.equal((await waiting).status, "approved");
-      assert.deepEqual(asked, [30000, 15000, 7500, 3750]);
+      assert.deepEqual(asked, [30000, 5000], "it should adopt the server's cap from the 400 message");
     } finally {
       await proxy.stop();
     }

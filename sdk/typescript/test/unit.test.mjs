@@ -69,6 +69,13 @@ test("a 2xx answer that is not JSON is an 'unexpected' error, not a success", as
   await assert.rejects(c.getRequest("r"), (err) => err instanceof AgentGateError && err.code === "unexpected" && err.status === 200);
 });
 
+test("a 429 is retried even for a call that could act twice: it was refused before any work", async () => {
+  const s = stubFetch([{ status: 429, headers: { "Retry-After": "0" }, body: JSON.stringify({ error: "slow down" }) }, { status: 201, body: JSON.stringify({ id: "key_1" }) }]);
+  const c = new AgentGateClient({ baseUrl: "http://gate", apiKey: "k", fetch: s.fn, retryDelayMs: 1 });
+  assert.equal((await c.createApiKey({ name: "n", scopes: ["request:read"] })).id, "key_1");
+  assert.equal(s.calls.length, 2);
+});
+
 test("an unsafe call is retried only for errors before sending", async () => {
   const refused = Object.assign(new TypeError("fetch failed"), { cause: Object.assign(new Error("connect ECONNREFUSED"), { code: "ECONNREFUSED" }) });
   const reset = Object.assign(new TypeError("fetch failed"), { cause: Object.assign(new Error("socket hang up"), { code: "ECONNRESET" }) });

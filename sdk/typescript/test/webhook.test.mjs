@@ -3,9 +3,9 @@ import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
 import { test } from "node:test";
 
-import { signWebhook, verifyWebhook } from "@agentgate/sdk";
+import { DEFAULT_WEBHOOK_TOLERANCE_MS, signWebhook, verifyWebhook, verifyWebhookTimestamp } from "@agentgate/sdk";
 
-const { vectors } = JSON.parse(readFileSync(new URL("../../testdata/webhook_vectors.json", import.meta.url), "utf8"));
+const { vectors, timestamps } = JSON.parse(readFileSync(new URL("../../testdata/webhook_vectors.json", import.meta.url), "utf8"));
 
 test("there are valid and invalid vectors", () => {
   assert.ok(vectors.filter((v) => v.valid).length >= 5);
@@ -25,7 +25,21 @@ test("a missing header, or Node's string[] header form", () => {
   assert.equal(verifyWebhook(v.secret, undefined, v.body), false);
   assert.equal(verifyWebhook(v.secret, null, v.body), false);
   assert.equal(verifyWebhook(v.secret, [v.header], v.body), true);
+  assert.equal(verifyWebhook(v.secret, ["sha256=" + "0".repeat(64), v.header], v.body), true);
   assert.equal(verifyWebhook(v.secret, [], v.body), false);
+});
+
+for (const c of timestamps.cases) {
+  test(`timestamp: ${c.name}`, () => {
+    const now = new Date(timestamps.now * 1000);
+    assert.equal(verifyWebhookTimestamp(c.header, c.toleranceMs, now), c.valid);
+  });
+}
+
+test("timestamp: the default tolerance and a missing header", () => {
+  assert.equal(DEFAULT_WEBHOOK_TOLERANCE_MS, 300_000);
+  assert.equal(verifyWebhookTimestamp(String(Math.floor(Date.now() / 1000))), true);
+  assert.equal(verifyWebhookTimestamp(undefined), false);
 });
 
 test("signWebhook produces what verifyWebhook accepts", () => {
