@@ -2,6 +2,7 @@ package policy
 
 import (
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 )
@@ -137,6 +138,11 @@ func (p fieldPath) String() string {
 		}
 	}
 	return b.String()
+}
+
+// isPrefixOf reports whether q is p or lies below p.
+func (p fieldPath) isPrefixOf(q fieldPath) bool {
+	return len(p) <= len(q) && slices.Equal(p, q[:len(p)])
 }
 
 // ruleIndex returns the rule index p points into, or -1.

@@ -79,9 +79,12 @@ func ParseFile(name string, data []byte) (policies []Policy, err error) {
 		if !ok {
 			continue
 		}
+		// A value that failed to decode is reported once: validation
+		// findings at or below it (e.g. "decision is required" after a
+		// decision of the wrong type) are dropped.
 		_, _, verrs := compilePolicy(p, i, cc)
 		for _, ve := range verrs {
-			if !slices.ContainsFunc(derrs, func(de FieldError) bool { return de.Field == ve.Field }) {
+			if !slices.ContainsFunc(derrs, func(de FieldError) bool { return de.at.isPrefixOf(ve.at) }) {
 				errs = append(errs, ve)
 			}
 		}
@@ -573,11 +576,14 @@ func decodeTimeout(ps *problems, at fieldPath, v any) Duration {
 		d, err = parseDurationString(x)
 	default:
 		n, ok := asNumber(v)
-		if !ok || !n.isInt {
-			err = fmt.Errorf("got %s: %w", typeName(v), errDurationSyntax)
-			break
+		switch {
+		case !ok:
+			err = fmt.Errorf("%w, got %s", errDurationSyntax, typeName(v))
+		case !n.isInt:
+			err = fmt.Errorf("invalid timeout %v: %w", v, errDurationSyntax)
+		default:
+			d, err = secondsToDuration(n.i)
 		}
-		d, err = secondsToDuration(n.i)
 	}
 	if err != nil {
 		ps.add(at, "%v", err)

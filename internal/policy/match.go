@@ -108,41 +108,53 @@ func arrayIndex(s string) int {
 	return n
 }
 
-// doc is one request during one evaluation. Top-level strings are boxed into
-// interfaces at most once per evaluation, not once per rule.
+// doc is one request during one evaluation. It copies the few fields it
+// needs instead of pointing at the Input, so that neither escapes to the heap,
+// and boxes the top-level strings into interfaces at most once per
+// evaluation, not once per rule.
 type doc struct {
-	in                     *Input
-	action, urgency        any
-	agentID, agentName     any
-	boxedAction, boxedRest bool
+	params, context               map[string]any
+	actionStr, urgencyStr         string
+	agentIDStr, agentNameStr      string
+	action, urgency               any
+	agentID, agentName            any
+	boxedAction, boxedOtherFields bool
+}
+
+func newDoc(in *Input) doc {
+	return doc{
+		params: in.Params, context: in.Context,
+		actionStr: in.Action, urgencyStr: in.Urgency,
+		agentIDStr: in.Agent.ID, agentNameStr: in.Agent.Name,
+	}
 }
 
 func (d *doc) resolve(p *valuePath) (any, bool) {
 	var cur any
 	switch p.root {
 	case rootParams:
-		cur = d.in.Params
+		cur = d.params
 	case rootContext:
-		cur = d.in.Context
+		cur = d.context
 	case rootAction:
 		if !d.boxedAction {
-			d.action, d.boxedAction = d.in.Action, true
+			d.action, d.boxedAction = d.actionStr, true
 		}
 		return d.action, true
 	case rootStatus:
 		return pendingStatus, true
 	case rootUrgency, rootAgentID, rootAgentName:
-		if !d.boxedRest {
-			d.urgency, d.agentID, d.agentName = d.in.Urgency, d.in.Agent.ID, d.in.Agent.Name
-			d.boxedRest = true
+		if !d.boxedOtherFields {
+			d.urgency, d.agentID, d.agentName = d.urgencyStr, d.agentIDStr, d.agentNameStr
+			d.boxedOtherFields = true
 		}
 		switch p.root {
 		case rootUrgency:
-			return d.urgency, d.in.Urgency != ""
+			return d.urgency, d.urgencyStr != ""
 		case rootAgentID:
-			return d.agentID, d.in.Agent.ID != ""
+			return d.agentID, d.agentIDStr != ""
 		default:
-			return d.agentName, d.in.Agent.Name != ""
+			return d.agentName, d.agentNameStr != ""
 		}
 	}
 	for i := range p.segs {

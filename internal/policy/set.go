@@ -111,7 +111,7 @@ func (s *Set) Evaluate(ctx context.Context, in Input) Result {
 	if s == nil {
 		return noMatch(nil)
 	}
-	d := doc{in: &in}
+	d := newDoc(&in)
 	var (
 		act        *activation
 		errs       []EvalError
@@ -139,7 +139,12 @@ func (s *Set) Evaluate(ctx context.Context, in Input) Result {
 		}
 		if r.when != nil {
 			if act == nil {
-				act = &activation{in: &in}
+				// The activation outlives this frame inside CEL; give it its
+				// own copy so that in stays on the stack when no rule has a
+				// condition to run.
+				heapIn := new(Input)
+				*heapIn = in
+				act = &activation{in: heapIn}
 			}
 			ok, err := evalCondition(ctx, r.when, act)
 			if err != nil {
