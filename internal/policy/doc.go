@@ -150,9 +150,9 @@
 // `params.flag == true`). A condition whose estimated worst-case cost,
 // assuming 100 elements per list, map and string, exceeds 1,000,000 is
 // rejected. Each evaluation runs with a cost limit of 100,000 and honours
-// context cancellation. Params should hold numbers as float64 (what
-// encoding/json produces by default) for CEL arithmetic; matchers accept any
-// numeric Go type.
+// context cancellation. Numbers in params and context may be float64 (the
+// encoding/json default), json.Number or Go integers, in conditions as in
+// matchers.
 //
 // An evaluation error — a missing key (use has(params.x)), a type mismatch, the
 // cost limit — makes that rule not match; the error is returned in

@@ -305,15 +305,15 @@ func compileGroup(k string, v any, at fieldPath, depth int, ps *problems, cc *co
 		ps.add(gat, "match objects nested more than %d levels deep", maxValueDepth)
 		return matchGroup{}, false
 	}
-	list, ok := v.([]any)
-	if !ok || len(list) == 0 {
+	list, ok := asArray(v)
+	if !ok || list.len() == 0 {
 		ps.add(gat, "%s needs a non-empty array of match objects, got %s", k, describe(v))
 		return matchGroup{}, false
 	}
 	g := matchGroup{or: k == "$or"}
 	valid := true
-	for i, e := range list {
-		eat := gat.index(i)
+	for i := 0; i < list.len(); i++ {
+		e, eat := list.at(i), gat.index(i)
 		obj, isObj, bad := stringKeyed(e)
 		if !isObj {
 			ps.add(eat, "%s entries must be match objects, got %s", k, describe(e))

@@ -117,23 +117,15 @@ func compileOperator(name string, operand any, at fieldPath, prefix string, dept
 		return cmpOp{kind: cmpKindOf(name), want: c.(num)}
 
 	case "$in", "$nin":
-		list, ok := operand.([]any)
-		if !ok {
-			if ss, isSS := operand.([]string); isSS {
-				list, ok = make([]any, len(ss)), true
-				for i, s := range ss {
-					list[i] = s
-				}
-			}
-		}
+		list, ok := asArray(operand)
 		if !ok {
 			return fail("needs an array, got %s", describe(operand))
 		}
 		in := &inOp{}
-		for _, e := range list {
-			c, err := canon(e, depth+1)
+		for i := 0; i < list.len(); i++ {
+			c, err := canon(list.at(i), depth+1)
 			if err != nil {
-				return fail("element: %v", err)
+				return fail("element %d: %v", i, err)
 			}
 			in.vals = append(in.vals, c)
 		}

@@ -99,8 +99,9 @@ func (s *Set) Policies() []Policy {
 // See the package documentation for the exact semantics.
 //
 // A `when` condition that fails to evaluate makes its rule not match and is
-// reported in Result.Errors. If ctx ends during evaluation, Evaluate stops and
-// routes the request to a human rather than letting a later rule decide.
+// reported in Result.Errors. If ctx is already done, or a condition is
+// interrupted because ctx ended, Evaluate stops and routes the request to a
+// human rather than letting a later rule decide.
 func (s *Set) Evaluate(ctx context.Context, in Input) Result {
 	if ctx == nil {
 		ctx = context.Background()

@@ -352,10 +352,10 @@ func canon(v any, depth int) (any, error) {
 			out[i] = c
 		}
 		return out, nil
-	case []string:
-		out := make([]any, len(x))
-		for i, e := range x {
-			out[i] = e
+	case map[string]string:
+		out := make(map[string]any, len(x))
+		for k, e := range x {
+			out[k] = e
 		}
 		return out, nil
 	case map[string]any:
@@ -385,6 +385,23 @@ func canon(v any, depth int) (any, error) {
 	}
 	if n, ok := asNumber(v); ok {
 		return finite(n)
+	}
+	if s, ok := asString(v); ok {
+		return s, nil
+	}
+	if b, ok := asBool(v); ok {
+		return b, nil
+	}
+	if a, ok := asArray(v); ok { // []string, []int, …
+		out := make([]any, a.len())
+		for i := range out {
+			c, err := canon(a.at(i), depth+1)
+			if err != nil {
+				return nil, err
+			}
+			out[i] = c
+		}
+		return out, nil
 	}
 	return nil, fmt.Errorf("unsupported value of Go type %T", v)
 }
