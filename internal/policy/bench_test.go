@@ -85,6 +85,23 @@ func BenchmarkEvaluate(b *testing.B) {
 	}
 }
 
+// BenchmarkEvaluateRequest breaks BenchmarkEvaluate down by request.
+func BenchmarkEvaluateRequest(b *testing.B) {
+	s, err := Compile(benchPolicies())
+	if err != nil {
+		b.Fatal(err)
+	}
+	ctx := context.Background()
+	for _, in := range benchInputs() {
+		b.Run(in.Action, func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				s.Evaluate(ctx, in)
+			}
+		})
+	}
+}
+
 // BenchmarkEvaluateNoIndex is the same workload scanning every rule, to show
 // what the action index saves.
 func BenchmarkEvaluateNoIndex(b *testing.B) {

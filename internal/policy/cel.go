@@ -125,8 +125,10 @@ func (sizeHints) EstimateCallCost(string, string, *cost.AstNode, []cost.AstNode)
 }
 
 // activation exposes one request to CEL without copying params or context.
+// It holds its own copy of the Input (one allocation, made only when a
+// condition runs) because CEL may retain it beyond the Evaluate frame.
 type activation struct {
-	in    *Input
+	in    Input
 	now   time.Time
 	agent map[string]string
 }

@@ -17,7 +17,7 @@ func linearEvaluate(s *Set, in Input) (policy int32, ruleIndex int) {
 			continue
 		}
 		if r.when != nil {
-			ok, err := evalCondition(context.Background(), r.when, &activation{in: &in})
+			ok, err := evalCondition(context.Background(), r.when, &activation{in: in})
 			if err != nil || !ok {
 				continue
 			}

@@ -1,6 +1,7 @@
 package policy
 
 import (
+	"cmp"
 	"slices"
 	"strconv"
 	"strings"
@@ -18,6 +19,7 @@ type root uint8
 const (
 	rootParams root = iota
 	rootContext
+	// The string-valued top-level fields follow; isScalar relies on the order.
 	rootAction
 	rootStatus
 	rootUrgency
@@ -109,53 +111,49 @@ func arrayIndex(s string) int {
 }
 
 // doc is one request during one evaluation. It copies the few fields it
-// needs instead of pointing at the Input, so that neither escapes to the heap,
-// and boxes the top-level strings into interfaces at most once per
-// evaluation, not once per rule.
+// needs instead of pointing at the Input, so that neither escapes to the
+// heap: evaluating matchers allocates nothing.
 type doc struct {
-	params, context               map[string]any
-	actionStr, urgencyStr         string
-	agentIDStr, agentNameStr      string
-	action, urgency               any
-	agentID, agentName            any
-	boxedAction, boxedOtherFields bool
+	params, context map[string]any
+	action, urgency string
+	agentID         string
+	agentName       string
 }
 
 func newDoc(in *Input) doc {
 	return doc{
 		params: in.Params, context: in.Context,
-		actionStr: in.Action, urgencyStr: in.Urgency,
-		agentIDStr: in.Agent.ID, agentNameStr: in.Agent.Name,
+		action: in.Action, urgency: in.Urgency,
+		agentID: in.Agent.ID, agentName: in.Agent.Name,
 	}
 }
 
-func (d *doc) resolve(p *valuePath) (any, bool) {
-	var cur any
-	switch p.root {
-	case rootParams:
-		cur = d.params
-	case rootContext:
-		cur = d.context
+// isScalar reports whether the root is one of the top-level string fields.
+func (r root) isScalar() bool { return r >= rootAction }
+
+// scalar resolves a top-level string field. action and status are always
+// present; the others only when non-empty.
+func (d *doc) scalar(r root) (string, bool) {
+	switch r {
 	case rootAction:
-		if !d.boxedAction {
-			d.action, d.boxedAction = d.actionStr, true
-		}
 		return d.action, true
 	case rootStatus:
 		return pendingStatus, true
-	case rootUrgency, rootAgentID, rootAgentName:
-		if !d.boxedOtherFields {
-			d.urgency, d.agentID, d.agentName = d.urgencyStr, d.agentIDStr, d.agentNameStr
-			d.boxedOtherFields = true
-		}
-		switch p.root {
-		case rootUrgency:
-			return d.urgency, d.urgencyStr != ""
-		case rootAgentID:
-			return d.agentID, d.agentIDStr != ""
-		default:
-			return d.agentName, d.agentNameStr != ""
-		}
+	case rootUrgency:
+		return d.urgency, d.urgency != ""
+	case rootAgentID:
+		return d.agentID, d.agentID != ""
+	case rootAgentName:
+		return d.agentName, d.agentName != ""
+	}
+	return "", false
+}
+
+// resolve follows a path below params or context.
+func (d *doc) resolve(p *valuePath) (any, bool) {
+	var cur any = d.params
+	if p.root == rootContext {
+		cur = d.context
 	}
 	for i := range p.segs {
 		s := &p.segs[i]
@@ -208,6 +206,15 @@ type matchGroup struct {
 func (m *matcher) match(d *doc) bool {
 	for i := range m.fields {
 		f := &m.fields[i]
+		if f.path.root.isScalar() {
+			s, present := d.scalar(f.path.root)
+			for _, o := range f.ops {
+				if !o.testString(s, present) {
+					return false
+				}
+			}
+			continue
+		}
 		v, present := d.resolve(&f.path)
 		for _, o := range f.ops {
 			if !o.test(v, present) {
@@ -288,7 +295,20 @@ func compileMatch(m map[string]any, at fieldPath, depth int, ps *problems, cc *c
 			out.fields = append(out.fields, fieldMatcher{path: p, ops: ops})
 		}
 	}
+	// Every field must match, so test the cheapest first: top-level strings,
+	// then paths by depth. Matching has no side effects; order is free.
+	slices.SortStableFunc(out.fields, func(a, b fieldMatcher) int {
+		return cmp.Compare(a.path.cost(), b.path.cost())
+	})
 	return out
+}
+
+// cost orders paths for evaluation: top-level strings first, then by depth.
+func (p *valuePath) cost() int {
+	if p.root.isScalar() {
+		return 0
+	}
+	return 1 + len(p.segs)
 }
 
 func compileGroup(k string, v any, at fieldPath, depth int, ps *problems, cc *compiler) (matchGroup, bool) {

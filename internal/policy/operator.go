@@ -8,8 +8,12 @@ import (
 
 // op is one compiled matcher operator. test receives the resolved field value
 // and whether the field is present at all (a JSON null is present).
+// testString is the same test for the string-valued top-level fields
+// (action, status, urgency, agent.id, agent.name); it exists so that those
+// strings are never boxed into interfaces on the hot path.
 type op interface {
 	test(v any, present bool) bool
+	testString(s string, present bool) bool
 }
 
 // operatorList names the field operators for error messages.
@@ -106,8 +110,8 @@ func compileOperator(name string, operand any, at fieldPath, prefix string, dept
 		return eqFor(c)
 
 	case "$lt", "$lte", "$gt", "$gte":
-		n, ok := asNumber(operand)
-		if _, isStr := operand.(string); isStr || !ok {
+		n, ok := asNumber(operand) // never true for a string, even "5"
+		if !ok {
 			return fail("needs a number, got %s (compare strings or dates with a CEL `when`)", describe(operand))
 		}
 		c, err := finite(n)
@@ -215,6 +219,9 @@ type eqOp struct{ want any }
 
 func (o eqOp) test(v any, present bool) bool { return present && equalValue(o.want, v) }
 
+// testString: an eqOp operand is an array or an object, never a string.
+func (o eqOp) testString(string, bool) bool { return false }
+
 type eqStringOp struct{ want string }
 
 func (o eqStringOp) test(v any, present bool) bool {
@@ -224,6 +231,8 @@ func (o eqStringOp) test(v any, present bool) bool {
 	s, ok := asString(v)
 	return present && ok && s == o.want
 }
+
+func (o eqStringOp) testString(s string, present bool) bool { return present && s == o.want }
 
 type eqNumberOp struct{ want num }
 
@@ -236,6 +245,8 @@ func (o eqNumberOp) test(v any, present bool) bool {
 	return ordered && c == 0
 }
 
+func (eqNumberOp) testString(string, bool) bool { return false }
+
 type eqBoolOp struct{ want bool }
 
 func (o eqBoolOp) test(v any, present bool) bool {
@@ -243,10 +254,14 @@ func (o eqBoolOp) test(v any, present bool) bool {
 	return present && ok && b == o.want
 }
 
+func (eqBoolOp) testString(string, bool) bool { return false }
+
 // isNullOp is the `null` matcher: the field is present and JSON null.
 type isNullOp struct{}
 
 func (isNullOp) test(v any, present bool) bool { return present && v == nil }
+
+func (isNullOp) testString(string, bool) bool { return false }
 
 // notOp negates the conjunction of its operators. It implements $ne, $nin
 // and $not, which are therefore true for a missing field (MongoDB semantics).
@@ -255,6 +270,15 @@ type notOp struct{ ops []op }
 func (o notOp) test(v any, present bool) bool {
 	for _, x := range o.ops {
 		if !x.test(v, present) {
+			return true
+		}
+	}
+	return false
+}
+
+func (o notOp) testString(s string, present bool) bool {
+	for _, x := range o.ops {
+		if !x.testString(s, present) {
 			return true
 		}
 	}
@@ -313,6 +337,8 @@ func (o cmpOp) test(v any, present bool) bool {
 	}
 }
 
+func (cmpOp) testString(string, bool) bool { return false }
+
 // inOp is $in: the field equals (strictly) one of the values. Long lists of
 // strings get a hash set.
 type inOp struct {
@@ -370,6 +396,22 @@ func (o *inOp) test(v any, present bool) bool {
 	return false
 }
 
+func (o *inOp) testString(s string, present bool) bool {
+	if !present {
+		return false
+	}
+	if o.strs != nil {
+		_, hit := o.strs[s]
+		return hit
+	}
+	for _, w := range o.vals {
+		if ws, ok := w.(string); ok && ws == s {
+			return true
+		}
+	}
+	return false
+}
+
 // regexOp is $regex: an unanchored RE2 search over a string field.
 type regexOp struct{ re *regexp.Regexp }
 
@@ -377,6 +419,8 @@ func (o regexOp) test(v any, present bool) bool {
 	s, ok := asString(v)
 	return present && ok && o.re.MatchString(s)
 }
+
+func (o regexOp) testString(s string, present bool) bool { return present && o.re.MatchString(s) }
 
 // globOp is $glob: an anchored whole-string glob over a string field.
 type globOp struct{ g glob }
@@ -386,9 +430,13 @@ func (o globOp) test(v any, present bool) bool {
 	return present && ok && o.g.match(s)
 }
 
+func (o globOp) testString(s string, present bool) bool { return present && o.g.match(s) }
+
 type existsOp struct{ want bool }
 
 func (o existsOp) test(_ any, present bool) bool { return present == o.want }
+
+func (o existsOp) testString(_ string, present bool) bool { return present == o.want }
 
 // containsOp is $contains: substring for a string field (string operand),
 // element membership with strict equality for an array field.
@@ -413,4 +461,8 @@ func (o containsOp) test(v any, present bool) bool {
 		}
 	}
 	return false
+}
+
+func (o containsOp) testString(s string, present bool) bool {
+	return present && o.isStr && strings.Contains(s, o.str)
 }

@@ -157,18 +157,26 @@ func repeatEnd(p string, i int) int {
 // glob is a compiled $glob or toolIds pattern: '*' matches any run of
 // characters (including none, dots and slashes), '?' exactly one character,
 // '\' escapes the next character; the whole string must match.
+//
+// Patterns without '?' (nearly all of them: "fs.*", "*@corp.com",
+// "/srv/*/data/*.csv") are matched directly with prefix, suffix and substring
+// searches, in linear time; patterns with '?' are translated to an anchored
+// RE2 expression.
 type glob struct {
 	kind globKind
-	lit  string // exact, prefix or suffix text
-	re   *regexp.Regexp
+	// globExact: the literal. globStars: the non-empty literal runs between
+	// stars, and whether the pattern starts or ends with a star.
+	lit                string
+	segs               []string
+	startStar, endStar bool
+	re                 *regexp.Regexp // globRegexp
 }
 
 type globKind uint8
 
 const (
 	globExact globKind = iota
-	globPrefix
-	globSuffix
+	globStars
 	globRegexp
 )
 
@@ -179,60 +187,95 @@ func compileGlob(pattern string) (glob, error) {
 		return glob{}, errors.New("pattern is not valid UTF-8")
 	}
 	var (
-		lit   strings.Builder // the pattern with escapes removed, if it has no wildcards
-		re    strings.Builder
-		stars []int // positions of '*' in lit terms
-		other bool  // a '?' seen
+		g        glob
+		lit      strings.Builder // current literal run, escapes removed
+		re       strings.Builder // the pattern as RE2, used if it has a '?'
+		stars    int
+		question bool
+		last     rune // last token: '*', '?' or 0 for a literal
 	)
 	re.WriteString(`^(?s:`)
 	for i := 0; i < len(pattern); {
 		r, size := utf8.DecodeRuneInString(pattern[i:])
 		i += size
 		switch r {
+		case '*':
+			if i == size {
+				g.startStar = true
+			}
+			if lit.Len() > 0 {
+				g.segs = append(g.segs, lit.String())
+				lit.Reset()
+			}
+			stars++
+			re.WriteString(`.*`)
+			last = '*'
+			continue
+		case '?':
+			question = true
+			re.WriteString(`.`)
+			last = '?'
+			continue
 		case '\\':
 			if i >= len(pattern) {
 				return glob{}, errGlobTrailingEscape
 			}
 			r, size = utf8.DecodeRuneInString(pattern[i:])
 			i += size
-			lit.WriteRune(r)
-			re.WriteString(regexp.QuoteMeta(string(r)))
-		case '*':
-			stars = append(stars, lit.Len())
-			re.WriteString(`.*`)
-		case '?':
-			other = true
-			re.WriteString(`.`)
-		default:
-			lit.WriteRune(r)
-			re.WriteString(regexp.QuoteMeta(string(r)))
 		}
+		lit.WriteRune(r)
+		re.WriteString(regexp.QuoteMeta(string(r)))
+		last = 0
 	}
 	re.WriteString(`)$`)
-	text := lit.String()
 	switch {
-	case !other && len(stars) == 0:
-		return glob{kind: globExact, lit: text}, nil
-	case !other && len(stars) == 1 && stars[0] == len(text):
-		return glob{kind: globPrefix, lit: text}, nil
-	case !other && len(stars) == 1 && stars[0] == 0:
-		return glob{kind: globSuffix, lit: text}, nil
+	case question:
+		compiled, err := regexp.Compile(re.String())
+		if err != nil { // cannot happen: every literal is quoted
+			return glob{}, fmt.Errorf("invalid pattern: %w", err)
+		}
+		return glob{kind: globRegexp, re: compiled}, nil
+	case stars == 0:
+		return glob{kind: globExact, lit: lit.String()}, nil
 	}
-	compiled, err := regexp.Compile(re.String())
-	if err != nil { // cannot happen: every literal is quoted
-		return glob{}, fmt.Errorf("invalid pattern: %w", err)
+	if lit.Len() > 0 {
+		g.segs = append(g.segs, lit.String())
 	}
-	return glob{kind: globRegexp, re: compiled}, nil
+	g.kind, g.endStar = globStars, last == '*'
+	return g, nil
 }
 
-func (g glob) match(s string) bool {
+func (g *glob) match(s string) bool {
 	switch g.kind {
 	case globExact:
 		return s == g.lit
-	case globPrefix:
-		return strings.HasPrefix(s, g.lit)
-	case globSuffix:
-		return strings.HasSuffix(s, g.lit)
+	case globRegexp:
+		return g.re.MatchString(s)
 	}
-	return g.re.MatchString(s)
+	segs := g.segs
+	if !g.startStar { // the first run is a prefix
+		if !strings.HasPrefix(s, segs[0]) {
+			return false
+		}
+		s, segs = s[len(segs[0]):], segs[1:]
+	}
+	if !g.endStar { // the last run is a suffix of what the prefix left
+		if len(segs) == 0 {
+			return s == ""
+		}
+		end := segs[len(segs)-1]
+		if !strings.HasSuffix(s, end) {
+			return false
+		}
+		s, segs = s[:len(s)-len(end)], segs[:len(segs)-1]
+	}
+	// Runs between stars: leftmost matches, in order, are always enough.
+	for _, seg := range segs {
+		i := strings.Index(s, seg)
+		if i < 0 {
+			return false
+		}
+		s = s[i+len(seg):]
+	}
+	return true
 }

@@ -140,12 +140,7 @@ func (s *Set) Evaluate(ctx context.Context, in Input) Result {
 		}
 		if r.when != nil {
 			if act == nil {
-				// The activation outlives this frame inside CEL; give it its
-				// own copy so that in stays on the stack when no rule has a
-				// condition to run.
-				heapIn := new(Input)
-				*heapIn = in
-				act = &activation{in: heapIn}
+				act = &activation{in: in}
 			}
 			ok, err := evalCondition(ctx, r.when, act)
 			if err != nil {

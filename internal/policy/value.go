@@ -2,6 +2,7 @@ package policy
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"math"
 	"reflect"
@@ -62,10 +63,8 @@ func numFromString(s string) (num, bool) {
 		return numFromInt(i), true
 	}
 	f, err := strconv.ParseFloat(s, 64)
-	if err != nil {
-		if ne, ok := err.(*strconv.NumError); !ok || ne.Err != strconv.ErrRange {
-			return num{}, false
-		}
+	if err != nil && !errors.Is(err, strconv.ErrRange) {
+		return num{}, false
 	}
 	return numFromFloat(f), true
 }
