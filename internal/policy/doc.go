@@ -159,8 +159,8 @@
 // Result.Errors for the caller to log and count. Note that a failing
 // condition on an auto_deny rule therefore lets later rules decide: callers
 // that want to fail closed can treat a Result with Errors as route_to_human.
-// If the context is cancelled during evaluation, Evaluate stops and routes the
-// request to a human.
+// If the context is already done, or ends while a condition runs, Evaluate
+// stops and routes the request to a human.
 //
 // # Validation
 //
@@ -173,6 +173,8 @@
 // rule, a decision on every rule, onTimeout in {expire, approve, deny}, a
 // non-negative timeout, non-blank approvers/channels/ids, unique policy ids.
 // Rule timeouts are Go duration strings ("15m", "1h30m") or integer seconds.
+// ParseFile also rejects unknown keys (with a "did you mean" hint), values of
+// the wrong type and duplicate JSON keys, and gives each problem its line.
 //
 // # Differences from the upstream TypeScript engine
 //
@@ -184,20 +186,22 @@
 //     request match {"action": "read_file"}; params named status and urgency
 //     spoofed those too.
 //   - Invalid matchers are rejected when the policy is saved: unknown
-//     operators, wrong operand types, invalid or non-RE2 regular expressions,
-//     nulls, arrays and objects. The upstream silently treated them as "no
-//     match" at run time (and checked regexes with a heuristic on every
-//     evaluation). Here null means "present and null".
+//     operators, wrong operand types, invalid regular expressions, bare
+//     arrays and objects. The upstream silently treated them as "no match" at
+//     run time. null, which never matched upstream, means "present and null".
+//   - Regular expressions are RE2: linear time, compiled once, so "(a+)+$" is
+//     accepted and safe (the upstream refused it with a heuristic, rechecked
+//     on every evaluation). Constructs RE2 lacks are rejected by name.
 //   - New operators: $eq, $ne, $nin, $exists, $contains, $glob, $not, and
-//     $and/$or groups; CEL `when` conditions.
-//   - Regular expressions are RE2 (linear time, compiled once) instead of
-//     JavaScript's backtracking engine.
-//   - Scopes are enforced (fail closed), per_agent also matches the agent's
-//     name, per_tool accepts globs, and ids on the wrong scope are rejected.
-//   - agent.id and agent.name can be matched; urgency and status are no
-//     longer spoofable by params.
+//     $and/$or groups; CEL `when` conditions; agent.id and agent.name paths.
+//   - Scopes fail closed as upstream, and in addition per_agent also matches
+//     the agent's name, per_tool accepts globs, and agentIds/toolIds on a
+//     scope that would ignore them are rejected.
 //   - route_to_agent, which had no mechanism behind it, is an alias of
 //     route_to_human.
-//   - Priorities are numbers sorted stably, as upstream: lower first, ties in
-//     load order.
+//   - Policies can live in YAML or JSON files (ParseFile).
+//
+// Unchanged from the upstream: lower priority numbers first with ties in
+// load order, first matching rule wins, no match routes to a human, primitive
+// matchers are strict equality, a bare key is a param, $regex is unanchored.
 package policy

@@ -222,7 +222,7 @@ func TestParseFileJSONErrorLines(t *testing.T) {
 ]`
 	_, err := ParseFile("bad.json", []byte(bad))
 	checkFileErrors(t, err, []wantFileErr{
-		{9, -1, "", `duplicate key "decision" in [0].rules[1]`},
+		{9, -1, "", `duplicate key "decision" in policies[0].rules[1]`},
 		{5, 0, `rules[0].match["amount"]`, "$in needs an array, got number"},
 		{10, 0, "rules[1].channel", `did you mean "channels"?`},
 	})
@@ -282,6 +282,21 @@ func TestParseFileWrongTypes(t *testing.T) {
 		{9, 0, "rules[0].when", "must be a string, got number"},
 		{10, 0, "rules[0].timeout", `invalid timeout 1.5: must be a duration string like "15m"`},
 		{11, 0, "rules[1]", "must be an object (a rule), got number"},
+	})
+}
+
+func TestParseFileNonStringKeys(t *testing.T) {
+	const bad = `- name: keys
+  rules:
+    - match: {params.a: {$eq: {1: x}}}
+      decision: auto_deny
+    - match: {$or: [{2: y}]}
+      decision: auto_deny
+`
+	_, err := ParseFile("k.yaml", []byte(bad))
+	checkFileErrors(t, err, []wantFileErr{
+		{3, 0, `rules[0].match["params.a"]`, "object keys must be strings, got number"},
+		{5, 0, `rules[1].match.$or[0]`, "object keys must be strings, got number"},
 	})
 }
 

@@ -114,6 +114,9 @@ func evalCases() []evalCase {
 		matches("upstream 10: params.action cannot spoof action", M{"action": "read"}, req("delete_db", `{"action": "read"}`), false),
 		matches("upstream 11: AND of keys", M{"action": "send_email", "urgency": "high"}, req("send_email", ""), false),
 		matches("upstream 11: AND of keys, all match", M{"action": "send_email", "urgency": "high"}, withUrgency(req("send_email", ""), "high"), true),
+		// upstream differs: item 12's "agentIds [] → never" and "scope weird → never" are
+		// rejected by Validate here (TestValidateErrors); TestUnknownScopeNeverApplies
+		// checks the run-time guard. Likewise item 8's "[invalid" regex.
 		{name: "upstream 12: per_agent, listed agent",
 			pols: []Policy{{Name: "A", Enabled: true, Scope: ScopePerAgent, AgentIDs: []string{"agt_1"}, Rules: []Rule{rule(nil, AutoApprove)}}},
 			in:   withAgent(req("x", ""), "agt_1", ""), want: AutoApprove, policy: "A"},
@@ -216,6 +219,13 @@ func evalCases() []evalCase {
 		matches("null shorthand, value", M{"n": nil}, req("x", `{"n": 0}`), false),
 		matches("Go []string param", M{"tags": M{"$contains": "b"}}, Input{Action: "x", Params: M{"tags": []string{"a", "b"}}}, true),
 		matches("Go map[string]string param", M{"h.k": "v"}, Input{Action: "x", Params: M{"h": map[string]string{"k": "v"}}}, true),
+		matches("Go int8 param", M{"n": M{"$gt": 1, "$lt": 6}}, Input{Action: "x", Params: M{"n": int8(5)}}, true),
+		matches("Go uint64 param beyond int64", M{"n": M{"$gt": 9.2e18}}, Input{Action: "x", Params: M{"n": uint64(1 << 63)}}, true),
+		matches("Go map[string]int param", M{"m.a": 1}, Input{Action: "x", Params: M{"m": map[string]int{"a": 1}}}, true),
+		matches("Go []int param", M{"l": M{"$contains": 2}, "l.1": 2}, Input{Action: "x", Params: M{"l": []int{1, 2}}}, true),
+		matches("Go named string param", M{"d": "auto_deny"}, Input{Action: "x", Params: M{"d": AutoDeny}}, true),
+		matches("Go named string is not a number", M{"d": M{"$gt": 0}}, Input{Action: "x", Params: M{"d": AutoDeny}}, false),
+		matches("Go []byte is not an array", M{"b": M{"$contains": 1}}, Input{Action: "x", Params: M{"b": []byte{1}}}, false),
 
 		// --- spoofing attempts ------------------------------------------------------------
 		matches("params.status cannot spoof status", M{"status": "approved"}, req("x", `{"status": "approved"}`), false),

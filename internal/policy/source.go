@@ -110,9 +110,14 @@ func decodeJSONDocument(data []byte) (any, map[string]int, []FieldError) {
 	return raw, w.lines, errs
 }
 
+// orRoot names a rendered document path for messages; a top-level list is
+// the list of policies.
 func orRoot(s string) string {
-	if s == "" {
+	switch {
+	case s == "":
 		return "the top-level object"
+	case strings.HasPrefix(s, "["):
+		return "policies" + s
 	}
 	return s
 }
