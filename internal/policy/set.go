@@ -57,7 +57,7 @@ func Compile(ps []Policy) (*Set, error) {
 			continue // kept for Policies and Len; never evaluated
 		}
 		for _, cr := range rules[i] {
-			cr.policy = pi
+			cr.policy, cr.global = pi, compiled[i].scope == ScopeGlobal
 			pos := int32(len(s.rules))
 			s.rules = append(s.rules, cr)
 			if pins := cr.match.actionPins(); pins != nil {
@@ -133,7 +133,7 @@ func (s *Set) Evaluate(ctx context.Context, in Input) Result {
 		// check runs once per policy visited.
 		if r.policy != lastPolicy {
 			lastPolicy = r.policy
-			inScope = s.policies[r.policy].applies(&in)
+			inScope = r.global || s.policies[r.policy].applies(&in)
 		}
 		if !inScope || !r.match.match(&d) {
 			continue

@@ -30,6 +30,7 @@ type compiledPolicy struct {
 // compiledRule is one rule of an enabled policy, in evaluation order.
 type compiledRule struct {
 	policy   int32 // index into Set.policies
+	global   bool  // the policy's scope is global: no scope check needed
 	index    int   // index within the policy
 	rule     *Rule // points into policies[policy].src.Rules
 	decision Decision
