@@ -95,13 +95,14 @@ func compilePolicy(p Policy, idx int, cc *compiler) (*compiledPolicy, []compiled
 
 // checkIDList validates agentIds/toolIds: required and non-blank for the
 // scope that uses them, and refused on any other scope, where they would be
-// silently ignored and the policy would apply to everyone.
+// silently ignored and the policy would apply more widely than its author
+// meant.
 func checkIDList(ps *problems, at fieldPath, ids []string, scope, uses Scope, what string) {
 	switch {
 	case scope == uses && len(ids) == 0:
 		ps.add(at, "scope %s needs at least one %s", uses, what)
 	case scope != uses && len(ids) > 0:
-		ps.add(at, "is only used with scope %s; with scope %s the policy would apply to every request (set scope to %s or remove %s)",
+		ps.add(at, "is only used with scope %s; this policy's scope is %s, so it would be ignored (set scope to %s or remove %s)",
 			uses, scope, uses, at)
 		return
 	}
