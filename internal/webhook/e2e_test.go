@@ -833,3 +833,28 @@ func TestTwoServersPostgresExactlyOnce(t *testing.T) {
 		t.Logf("River client %s worked %d deliveries", worker, n)
 	}
 }
+
+// docVerify is the standard-library verifier printed in docs/webhooks.md,
+// kept here so that the documented code compiles and is exercised.
+func docVerify(secret, sigHeader string, body []byte, now time.Time) bool {
+	hexSig, ok := strings.CutPrefix(sigHeader, "sha256=")
+	if !ok {
+		return false
+	}
+	got, err := hex.DecodeString(hexSig)
+	if err != nil {
+		return false
+	}
+	mac := hmac.New(sha256.New, []byte(secret))
+	mac.Write(body)
+	if !hmac.Equal(got, mac.Sum(nil)) {
+		return false
+	}
+	var p struct {
+		Timestamp time.Time `json:"timestamp"`
+	}
+	if json.Unmarshal(body, &p) != nil {
+		return false
+	}
+	return now.Sub(p.Timestamp).Abs() <= 5*time.Minute
+}
