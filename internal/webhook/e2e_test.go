@@ -347,9 +347,9 @@ func TestRestartResumesRetries(t *testing.T) {
 			}
 			return http.StatusOK
 		})
-		// Base 400ms: the retry after the 2nd attempt waits 1.6-2s, long
-		// enough to stop the server in between.
-		s1 := testserver.Start(t, &testserver.Options{DatabaseURL: dbURL, Configure: fastRetries(400 * time.Millisecond)})
+		// Base 700ms: the retry after the 2nd attempt waits 2.8-3.5s, long
+		// enough to stop the server in between even on a loaded machine.
+		s1 := testserver.Start(t, &testserver.Options{DatabaseURL: dbURL, Configure: fastRetries(700 * time.Millisecond)})
 		wh := createWebhook(t, s1, rc.URL, []string{"*"}, testSecret)
 		createRequest(t, s1.URL, s1.AdminKey, "restart.test")
 		rc.waitHits(t, 2, 15*time.Second)
@@ -363,7 +363,7 @@ func TestRestartResumesRetries(t *testing.T) {
 			t.Fatalf("receiver got %d requests before the restart, want 2", n)
 		}
 
-		s2 := testserver.Start(t, &testserver.Options{DatabaseURL: s1.Config.DatabaseURL, Configure: fastRetries(400 * time.Millisecond)})
+		s2 := testserver.Start(t, &testserver.Options{DatabaseURL: s1.Config.DatabaseURL, Configure: fastRetries(700 * time.Millisecond)})
 		hits := rc.waitHits(t, 3, 20*time.Second)
 		if !hits[2].at.After(stopped) {
 			t.Fatal("the third attempt came before the restart")
@@ -456,8 +456,9 @@ func TestDisableAndDeleteStopPending(t *testing.T) {
 			t.Parallel()
 			onBothDatabases(t, func(t *testing.T, dbURL string) {
 				rc := newReceiver(t, func(int) int { return http.StatusBadGateway })
-				// Base 300ms: the first retry waits 0.6-0.75s.
-				s := testserver.Start(t, &testserver.Options{DatabaseURL: dbURL, Configure: fastRetries(300 * time.Millisecond)})
+				// Base 1s: the first retry waits 2-2.5s, time enough to
+				// disable or delete the webhook before it.
+				s := testserver.Start(t, &testserver.Options{DatabaseURL: dbURL, Configure: fastRetries(time.Second)})
 				wh := createWebhook(t, s, rc.URL, []string{"request.created"}, "")
 				createRequest(t, s.URL, s.AdminKey, "stop.me")
 				rc.waitHits(t, 1, 10*time.Second)
@@ -497,12 +498,17 @@ func TestDisableAndDeleteStopPending(t *testing.T) {
 func TestPermanentFailureAndReplay(t *testing.T) {
 	t.Parallel()
 	onBothDatabases(t, func(t *testing.T, dbURL string) {
+		release := make(chan struct{})
+		var releaseOnce sync.Once
+		free := func() { releaseOnce.Do(func() { close(release) }) }
 		rc := newReceiver(t, func(n int) int {
 			if n == 1 {
 				return http.StatusGone
 			}
+			<-release // the replay stays pending until the test has tried a second one
 			return http.StatusOK
 		})
+		t.Cleanup(free) // cleanups run last-in first-out: this frees the handler before the receiver closes
 		s := testserver.Start(t, &testserver.Options{DatabaseURL: dbURL, Configure: fastRetries(20 * time.Millisecond)})
 		wh := createWebhook(t, s, rc.URL, []string{"request.created"}, testSecret)
 		createRequest(t, s.URL, s.AdminKey, "gone")
@@ -528,7 +534,9 @@ func TestPermanentFailureAndReplay(t *testing.T) {
 			t.Fatalf("replayed delivery status %q", replay.Delivery.Status)
 		}
 		// A second replay while pending is a conflict.
-		if st := call(t, s.URL, s.AdminKey, "POST", "/api/webhooks/deliveries/"+failed.ID+"/replay", nil, nil); st != http.StatusConflict {
+		st := call(t, s.URL, s.AdminKey, "POST", "/api/webhooks/deliveries/"+failed.ID+"/replay", nil, nil)
+		free()
+		if st != http.StatusConflict {
 			t.Errorf("replay of a pending delivery: %d, want 409", st)
 		}
 		hits := rc.waitHits(t, 2, 10*time.Second)
