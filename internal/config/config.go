@@ -48,7 +48,7 @@ type Config struct {
 	WebhookTimeout      time.Duration `env:"AGENTGATE_WEBHOOK_TIMEOUT" envDefault:"10s"`
 	WebhookRetryBase    time.Duration `env:"AGENTGATE_WEBHOOK_RETRY_BASE" envDefault:"1s"`
 	WebhookAllowPrivate bool          `env:"AGENTGATE_WEBHOOK_ALLOW_PRIVATE" envDefault:"false"`
-	WebhookWorkers      int           `env:"AGENTGATE_WEBHOOK_WORKERS" envDefault:"50"`
+	WebhookWorkers      int           `env:"AGENTGATE_WEBHOOK_WORKERS" envDefault:"100"`
 }
 
 // Load reads the configuration from the environment and validates it.

@@ -135,29 +135,41 @@ func benchCreate(b *testing.B, s *benchStack, subs int) {
 //
 //	go test -run '^$' -bench BenchmarkDeliver -benchtime 3000x ./internal/webhook/
 func BenchmarkDeliver(b *testing.B) {
-	rc := newReceiver(b, func(int) int { return http.StatusNoContent })
-	s := newBenchStack(b, "", rc.URL, 1)
-	ctx := context.Background()
-	for range b.N {
-		if _, _, err := s.approvals.Create(ctx, benchAgent, approval.CreateInput{Action: "bench.deliver"}); err != nil {
-			b.Fatal(err)
-		}
+	dbs := []string{"sqlite"}
+	if os.Getenv("AGENTGATE_TEST_POSTGRES_URL") != "" {
+		dbs = append(dbs, "postgres")
 	}
-	b.ResetTimer()
-	if err := s.runner.Start(ctx); err != nil {
-		b.Fatal(err)
+	for _, db := range dbs {
+		b.Run("db="+db, func(b *testing.B) {
+			url := ""
+			if db == "postgres" {
+				url = testserver.PostgresURL(b)
+			}
+			rc := newReceiver(b, func(int) int { return http.StatusNoContent })
+			s := newBenchStack(b, url, rc.URL, 1)
+			ctx := context.Background()
+			for range b.N {
+				if _, _, err := s.approvals.Create(ctx, benchAgent, approval.CreateInput{Action: "bench.deliver"}); err != nil {
+					b.Fatal(err)
+				}
+			}
+			b.ResetTimer()
+			if err := s.runner.Start(ctx); err != nil {
+				b.Fatal(err)
+			}
+			for s.pendingJobs(b) > 0 {
+				time.Sleep(5 * time.Millisecond)
+			}
+			b.StopTimer()
+			if n := len(rc.all()); n != b.N {
+				b.Fatalf("receiver got %d deliveries, want %d", n, b.N)
+			}
+			b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "deliveries/s")
+			sctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+			defer cancel()
+			_ = s.runner.Stop(sctx)
+		})
 	}
-	for s.pendingJobs(b) > 0 {
-		time.Sleep(5 * time.Millisecond)
-	}
-	b.StopTimer()
-	if n := len(rc.all()); n != b.N {
-		b.Fatalf("receiver got %d deliveries, want %d", n, b.N)
-	}
-	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "deliveries/s")
-	sctx, cancel := context.WithTimeout(ctx, 5*time.Second)
-	defer cancel()
-	_ = s.runner.Stop(sctx)
 }
 
 // BenchmarkCreateRequestLive is the whole server over HTTP (8 concurrent

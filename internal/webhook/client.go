@@ -61,7 +61,8 @@ func NewClient(guard *Guard, opts ClientOptions) *Client {
 		ForceAttemptHTTP2:     true,
 		TLSHandshakeTimeout:   min(opts.Timeout, 5*time.Second),
 		ResponseHeaderTimeout: opts.Timeout,
-		MaxIdleConnsPerHost:   4,
+		MaxIdleConns:          256,
+		MaxIdleConnsPerHost:   64, // a few receivers take many deliveries at once: reuse their connections
 		IdleConnTimeout:       60 * time.Second,
 	}
 	c.http = &http.Client{
