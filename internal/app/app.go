@@ -26,6 +26,7 @@ import (
 	"github.com/agentgate/agentgate/internal/httpapi"
 	"github.com/agentgate/agentgate/internal/jobs"
 	"github.com/agentgate/agentgate/internal/metrics"
+	"github.com/agentgate/agentgate/internal/policy"
 	"github.com/agentgate/agentgate/internal/store"
 	"github.com/agentgate/agentgate/internal/webhook"
 )
@@ -129,12 +130,20 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger, out io.Write
 	opts.Hooks = append(opts.Hooks, a.Webhooks)
 	a.Approvals = approval.NewService(st, approval.Config{DefaultTimeout: cfg.DefaultTimeout}, opts)
 
+	if cfg.PolicyFile != "" {
+		if err := a.loadPolicyFile(ctx); err != nil {
+			st.Close()
+			return nil, err
+		}
+	}
+
 	workers := river.NewWorkers()
 	river.AddWorker(workers, &jobs.ExpireWorker{Approvals: a.Approvals})
+	river.AddWorker(workers, &jobs.SealWorker{Approvals: a.Approvals})
 	river.AddWorker(workers, a.Webhooks.Worker())
 	a.Jobs, err = jobs.New(st, jobs.Options{
 		Workers:    workers,
-		Periodic:   []*river.PeriodicJob{jobs.ExpirySweep(cfg.ExpirySweep)},
+		Periodic:   []*river.PeriodicJob{jobs.ExpirySweep(cfg.ExpirySweep), jobs.AuditSealer(cfg.AuditSealInterval)},
 		MaxWorkers: cfg.JobWorkers,
 		Queues:     map[string]int{webhook.QueueName: cfg.WebhookWorkers},
 		Logger:     log,
@@ -158,6 +167,27 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger, out io.Write
 		MaxStreamsPerKey: cfg.MaxStreams,
 	}, httpapi.Deps{Approvals: a.Approvals, Auth: a.Auth, Metrics: a.Metrics, Hub: a.Hub, Webhooks: a.Webhooks, Logger: log})
 	return a, nil
+}
+
+// loadPolicyFile makes the stored file policies match AGENTGATE_POLICY_FILE.
+// A file with any error stops the start: running with half a policy set
+// would be worse than not running.
+func (a *App) loadPolicyFile(ctx context.Context) error {
+	data, err := os.ReadFile(a.Config.PolicyFile)
+	if err != nil {
+		return fmt.Errorf("AGENTGATE_POLICY_FILE: %w", err)
+	}
+	ps, err := policy.ParseFile(a.Config.PolicyFile, data)
+	if err != nil {
+		return fmt.Errorf("AGENTGATE_POLICY_FILE %s: %w", a.Config.PolicyFile, err)
+	}
+	res, err := a.Approvals.SyncFilePolicies(ctx, ps)
+	if err != nil {
+		return fmt.Errorf("AGENTGATE_POLICY_FILE %s: %w", a.Config.PolicyFile, err)
+	}
+	a.Log.Info("policy file loaded", "file", a.Config.PolicyFile, "policies", len(ps),
+		"added", res.Added, "updated", res.Updated, "removed", res.Removed, "unchanged", res.Unchanged)
+	return nil
 }
 
 // newWebhooks builds the webhook service from the configuration.
@@ -230,6 +260,14 @@ func (a *App) Serve(ctx context.Context, ln net.Listener) error {
 		MaxHeaderBytes:    64 << 10,
 		ErrorLog:          slog.NewLogLogger(a.Log.Handler(), slog.LevelWarn),
 		BaseContext:       func(net.Listener) context.Context { return bg },
+	}
+	if a.Config.DebugAddr != "" {
+		stopDebug, err := serveDebug(bg, a.Config.DebugAddr, a.Log)
+		if err != nil {
+			stopBG()
+			return err
+		}
+		defer stopDebug()
 	}
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()

@@ -197,6 +197,7 @@ func (s *Service) create(ctx context.Context, agent Actor, in CreateInput, param
 			s.observer.PolicyEvalError(e.PolicyName)
 			s.log.Warn("policy condition failed; the rule did not match", "policy_id", e.PolicyID, "policy", e.PolicyName, "rule_index", e.RuleIndex, "err", e.Err)
 		}
+		res = failClosed(res)
 		r := &Request{
 			ID:             NewID("req_"),
 			Action:         in.Action,
@@ -278,6 +279,20 @@ func (s *Service) create(ctx context.Context, agent Actor, in CreateInput, param
 		s.observer.RequestCreated(req.Status)
 	}
 	return req, replayed, nil
+}
+
+// failClosed refuses to auto-approve when a condition failed on the way:
+// the failed rule might have been the auto_deny that should have decided.
+// Such a request goes to a person instead.
+func failClosed(res policy.Result) policy.Result {
+	if len(res.Errors) == 0 || res.Decision != policy.AutoApprove {
+		return res
+	}
+	e := res.Errors[0]
+	res.Decision = policy.RouteToHuman
+	res.Reason = fmt.Sprintf("%s; but a condition of policy %q rule %d failed to evaluate (%v), so the request goes to a person instead of being approved automatically",
+		res.Reason, e.PolicyName, e.RuleIndex, e.Err)
+	return res
 }
 
 func toPolicyDecision(res policy.Result) PolicyDecision {

@@ -27,6 +27,11 @@ type Store interface {
 	PolicyList(ctx context.Context) ([]StoredPolicy, error)
 	PolicyGetByID(ctx context.Context, id string) (*StoredPolicy, error)
 	Ping(ctx context.Context) error
+
+	AuditChainHeadRead(ctx context.Context) (seq int64, hash string, err error)
+	// AuditListSealed returns sealed events with seq > afterSeq, in seq order.
+	AuditListSealed(ctx context.Context, afterSeq int64, limit int) ([]*AuditEvent, error)
+	AuditCountUnsealed(ctx context.Context) (int64, error)
 }
 
 // Tx is a write transaction. Methods return ErrNotFound when a row is
@@ -48,6 +53,12 @@ type Tx interface {
 
 	DecisionInsert(ctx context.Context, d *Decision) error
 	AuditInsert(ctx context.Context, e *AuditEvent) error
+	// AuditChainHead reads the chain head, locking it for this
+	// transaction where the engine allows several writers.
+	AuditChainHead(ctx context.Context) (seq int64, hash string, err error)
+	AuditChainAdvance(ctx context.Context, seq int64, hash string) error
+	AuditListUnsealed(ctx context.Context, limit int) ([]*AuditEvent, error)
+	AuditSeal(ctx context.Context, e *AuditEvent) error
 
 	PolicyGeneration(ctx context.Context) (int64, error)
 	PolicyList(ctx context.Context) ([]StoredPolicy, error)

@@ -104,8 +104,11 @@ func checkJSON(body []byte) error {
 	depth := 0
 	for {
 		tok, err := dec.Token()
-		if err == io.EOF {
+		if err == io.EOF && depth == 0 {
 			return nil
+		}
+		if err == io.EOF || err == io.ErrUnexpectedEOF {
+			return approval.Errorf(approval.CodeInvalid, "malformed JSON: unexpected end of input")
 		}
 		if err != nil {
 			var se *json.SyntaxError

@@ -2,12 +2,12 @@ package httpapi
 
 import (
 	"encoding/json"
-	"github.com/agentgate/agentgate/internal/wire"
 	"net/http"
 	"strings"
 	"time"
 
 	"github.com/agentgate/agentgate/internal/approval"
+	"github.com/agentgate/agentgate/internal/wire"
 )
 
 // Fields accepted by POST /api/requests.

@@ -50,10 +50,15 @@ func (s *Server) apiRoutes() []Route {
 		{Method: "POST", Pattern: "/api/requests/{id}/decide", Scope: auth.ScopeRequestDecide, Handler: s.decideRequest},
 
 		{Method: "GET", Pattern: "/api/audit", Scope: auth.ScopeRequestRead, Handler: s.listAudit},
+		{Method: "GET", Pattern: "/api/audit/verify", Scope: auth.ScopeRequestRead, Handler: s.verifyAudit},
+		{Method: "GET", Pattern: "/api/audit/export", Scope: auth.ScopeAdmin, Streaming: true, Handler: s.exportAudit},
 
 		{Method: "GET", Pattern: "/api/policies", Scope: auth.ScopeAdmin, Handler: s.listPolicies},
 		{Method: "POST", Pattern: "/api/policies", Scope: auth.ScopeAdmin, Handler: s.createPolicy},
 		{Method: "POST", Pattern: "/api/policies/dry-run", Scope: auth.ScopeAdmin, Handler: s.dryRunAll},
+		{Method: "POST", Pattern: "/api/policies/simulate", Scope: auth.ScopeAdmin, Handler: s.simulatePolicy},
+		{Method: "GET", Pattern: "/api/policies/templates", Scope: auth.ScopeAdmin, Handler: s.listTemplates},
+		{Method: "POST", Pattern: "/api/policies/from-template", Scope: auth.ScopeAdmin, Handler: s.createFromTemplate},
 		{Method: "GET", Pattern: "/api/policies/{id}", Scope: auth.ScopeAdmin, Handler: s.getPolicy},
 		{Method: "PUT", Pattern: "/api/policies/{id}", Scope: auth.ScopeAdmin, Handler: s.replacePolicy},
 		{Method: "PATCH", Pattern: "/api/policies/{id}", Scope: auth.ScopeAdmin, Handler: s.patchPolicy},

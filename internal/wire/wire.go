@@ -234,3 +234,90 @@ func ToPolicy(p *approval.StoredPolicy) Policy {
 	}
 	return out
 }
+
+// Simulation is the answer of POST /api/policies/simulate.
+type Simulation struct {
+	Total   int                `json:"total"`
+	Current DecisionCounts     `json:"current"`
+	Results DecisionCounts     `json:"results"` // the candidate's (upstream name)
+	Changed int                `json:"changed"`
+	Details []SimulatedRequest `json:"details"`
+}
+
+// DecisionCounts counts outcomes (upstream names).
+type DecisionCounts struct {
+	AutoApproved  int `json:"autoApproved"`
+	AutoDenied    int `json:"autoDenied"`
+	RoutedToHuman int `json:"routedToHuman"`
+}
+
+// SimulatedRequest is one replayed request.
+type SimulatedRequest struct {
+	RequestID         string                  `json:"requestId"`
+	Action            string                  `json:"action"`
+	CreatedAt         Time                    `json:"createdAt"`
+	Status            approval.Status         `json:"status"`
+	CurrentDecision   string                  `json:"currentDecision"`
+	CandidateDecision string                  `json:"candidateDecision"`
+	Changed           bool                    `json:"changed"`
+	Current           approval.PolicyDecision `json:"current"`
+	Candidate         approval.PolicyDecision `json:"candidate"`
+}
+
+// ToSimulation converts a simulation result.
+func ToSimulation(r *approval.SimulateResult) Simulation {
+	out := Simulation{Total: r.Total, Changed: r.Changed, Details: make([]SimulatedRequest, len(r.Requests)),
+		Current: DecisionCounts(r.Current), Results: DecisionCounts(r.Candidate)}
+	for i, q := range r.Requests {
+		out.Details[i] = SimulatedRequest{RequestID: q.RequestID, Action: q.Action, CreatedAt: Time(q.CreatedAt), Status: q.Status,
+			CurrentDecision: q.CurrentDecision.Decision, CandidateDecision: q.CandidateDecision.Decision, Changed: q.Changed,
+			Current: q.CurrentDecision, Candidate: q.CandidateDecision}
+	}
+	return out
+}
+
+// Template is a built-in policy template.
+type Template struct {
+	ID          string        `json:"id"`
+	Name        string        `json:"name"`
+	Description string        `json:"description"`
+	Category    string        `json:"category"`
+	Priority    int           `json:"priority"`
+	Rules       []policy.Rule `json:"rules"`
+	Policy      policy.Policy `json:"policy"`
+}
+
+// ToTemplate converts a template.
+func ToTemplate(t approval.Template) Template {
+	return Template{ID: t.ID, Name: t.Name, Description: t.Description, Category: t.Category,
+		Priority: t.Policy.Priority, Rules: t.Policy.Rules, Policy: t.Policy}
+}
+
+// ChainReport is the answer of GET /api/audit/verify.
+type ChainReport struct {
+	OK       bool          `json:"ok"`
+	Checked  int64         `json:"checked"`
+	HeadSeq  int64         `json:"headSeq"`
+	HeadHash string        `json:"headHash"`
+	Unsealed int64         `json:"unsealed"`
+	Problem  *ChainProblem `json:"problem,omitempty"`
+}
+
+// ChainProblem locates a break in the audit chain.
+type ChainProblem struct {
+	Seq     int64  `json:"seq"`
+	EventID string `json:"eventId,omitempty"`
+	Reason  string `json:"reason"`
+}
+
+// ToChainReport converts a verification report.
+func ToChainReport(r *approval.ChainReport) ChainReport {
+	out := ChainReport{OK: r.OK, Checked: r.Checked, HeadSeq: r.HeadSeq, HeadHash: r.HeadHash, Unsealed: r.Unsealed}
+	if p := r.Problem; p != nil {
+		out.Problem = &ChainProblem{Seq: p.Seq, Reason: p.Reason}
+		if p.EventID != 0 {
+			out.Problem.EventID = strconv.FormatInt(p.EventID, 10)
+		}
+	}
+	return out
+}
