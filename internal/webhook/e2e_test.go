@@ -18,6 +18,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/agentgate/agentgate/client"
 	"github.com/agentgate/agentgate/internal/approval"
 	"github.com/agentgate/agentgate/internal/auth"
 	"github.com/agentgate/agentgate/internal/config"
@@ -290,6 +291,18 @@ func TestRetriesUntilSuccess(t *testing.T) {
 		}
 		for i, h := range hits {
 			verify(t, testSecret, h)
+			sig := h.header.Get("X-AgentGate-Signature")
+			if !docVerify(testSecret, sig, h.body, time.Now()) || docVerify(testSecret, sig, h.body, time.Now().Add(6*time.Minute)) ||
+				docVerify("whsec_other_secret_0123456789abcdefghij", sig, h.body, time.Now()) {
+				t.Errorf("attempt %d: the verifier printed in docs/webhooks.md disagrees", i+1)
+			}
+			// The Go SDK's verifiers accept it too.
+			if err := client.VerifyWebhook(testSecret, sig, h.body); err != nil {
+				t.Errorf("attempt %d: client.VerifyWebhook: %v", i+1, err)
+			}
+			if err := client.VerifyWebhookTimestamp(h.header.Get(client.TimestampHeader), 0, time.Now()); err != nil {
+				t.Errorf("attempt %d: client.VerifyWebhookTimestamp: %v", i+1, err)
+			}
 			if got := h.header.Get("X-AgentGate-Delivery"); got != id {
 				t.Errorf("attempt %d has delivery id %s, want %s", i+1, got, id)
 			}
