@@ -140,6 +140,7 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger, out io.Write
 	workers := river.NewWorkers()
 	river.AddWorker(workers, &jobs.ExpireWorker{Approvals: a.Approvals})
 	river.AddWorker(workers, &jobs.SealWorker{Approvals: a.Approvals})
+	river.AddWorker(workers, &jobs.EscalateWorker{Approvals: a.Approvals})
 	river.AddWorker(workers, a.Webhooks.Worker())
 	a.Jobs, err = jobs.New(st, jobs.Options{
 		Workers:    workers,
@@ -152,6 +153,7 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger, out io.Write
 		st.Close()
 		return nil, err
 	}
+	a.Approvals.AddHook(jobs.EscalationScheduler{Runner: a.Jobs})
 	a.Webhooks.SetQueue(a.Jobs)
 	if n, err := a.Webhooks.EncryptPlaintextSecrets(ctx); err != nil {
 		st.Close()
@@ -177,8 +179,12 @@ func (a *App) loadPolicyFile(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("AGENTGATE_POLICY_FILE: %w", err)
 	}
-	ps, err := policy.ParseFile(a.Config.PolicyFile, data)
+	doc, err := policy.ParseDocument(a.Config.PolicyFile, data)
 	if err != nil {
+		return fmt.Errorf("AGENTGATE_POLICY_FILE %s: %w", a.Config.PolicyFile, err)
+	}
+	ps := doc.Policies
+	if err := a.Approvals.SyncFileGroups(ctx, doc.Groups); err != nil {
 		return fmt.Errorf("AGENTGATE_POLICY_FILE %s: %w", a.Config.PolicyFile, err)
 	}
 	res, err := a.Approvals.SyncFilePolicies(ctx, ps)

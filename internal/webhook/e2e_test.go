@@ -879,3 +879,37 @@ func docVerify(secret, sigHeader string, body []byte, now time.Time) bool {
 	}
 	return now.Sub(p.Timestamp).Abs() <= 5*time.Minute
 }
+
+// TestEscalatedEvent: an escalation step of the request's rule raises
+// request.escalated, delivered to its subscribers.
+func TestEscalatedEvent(t *testing.T) {
+	t.Parallel()
+	onBothDatabases(t, func(t *testing.T, dbURL string) {
+		rc := newReceiver(t, nil)
+		s := testserver.Start(t, &testserver.Options{DatabaseURL: dbURL, Configure: fastRetries(20 * time.Millisecond)})
+		createWebhook(t, s, rc.URL, []string{"request.escalated"}, testSecret)
+		policy := map[string]any{"name": "escalating", "rules": []any{map[string]any{
+			"match": map[string]any{"action": "escalate.me"}, "decision": "route_to_human",
+			"escalate": []any{map[string]any{"after": "300ms", "to": []string{"slack:#oncall"}}},
+		}}}
+		var out struct {
+			Error string `json:"error"`
+		}
+		if st := call(t, s.URL, s.AdminKey, "POST", "/api/policies", policy, &out); st != http.StatusCreated {
+			t.Fatalf("create policy: %d %s", st, out.Error)
+		}
+		req := createRequest(t, s.URL, s.AdminKey, "escalate.me")
+		createRequest(t, s.URL, s.AdminKey, "not.escalated")
+		h := rc.waitHits(t, 1, 15*time.Second)[0]
+		verify(t, testSecret, h)
+		var p struct {
+			Event string `json:"event"`
+			Data  struct {
+				Request wireRequest `json:"request"`
+			} `json:"data"`
+		}
+		if err := json.Unmarshal(h.body, &p); err != nil || p.Event != "request.escalated" || p.Data.Request.ID != req.ID {
+			t.Fatalf("delivery %s: %v", h.body, err)
+		}
+	})
+}

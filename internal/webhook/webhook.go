@@ -48,7 +48,7 @@ const (
 	EventRequestApproved  = "request.approved"
 	EventRequestDenied    = "request.denied"
 	EventRequestExpired   = "request.expired"
-	EventRequestEscalated = "request.escalated" // reserved: accepted in subscriptions, emitted by escalation
+	EventRequestEscalated = "request.escalated" // an escalation step fired
 	// EventAll subscribes to every event, including ones added later.
 	EventAll = "*"
 	// EventTest is sent by POST /api/webhooks/{id}/test only.
