@@ -121,13 +121,13 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger, out io.Write
 	} else {
 		opts.Publisher = events.NewLocal(a.Hub)
 	}
-	// Webhooks: the service is a TxHook (deliveries are enqueued in the
-	// transaction of each change) and owns the delivery worker.
+	// Webhooks: the service fans events out to deliveries when the sealer
+	// hands it committed audit events (the audit trail is the outbox) and
+	// owns the delivery worker.
 	if a.Webhooks, err = newWebhooks(cfg, st, log); err != nil {
 		st.Close()
 		return nil, err
 	}
-	opts.Hooks = append(opts.Hooks, a.Webhooks)
 	a.Approvals = approval.NewService(st, approval.Config{DefaultTimeout: cfg.DefaultTimeout}, opts)
 
 	if cfg.PolicyFile != "" {
@@ -139,12 +139,11 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger, out io.Write
 
 	workers := river.NewWorkers()
 	river.AddWorker(workers, &jobs.ExpireWorker{Approvals: a.Approvals})
-	river.AddWorker(workers, &jobs.SealWorker{Approvals: a.Approvals})
 	river.AddWorker(workers, &jobs.EscalateWorker{Approvals: a.Approvals})
 	river.AddWorker(workers, a.Webhooks.Worker())
 	a.Jobs, err = jobs.New(st, jobs.Options{
 		Workers:    workers,
-		Periodic:   []*river.PeriodicJob{jobs.ExpirySweep(cfg.ExpirySweep), jobs.AuditSealer(cfg.AuditSealInterval)},
+		Periodic:   []*river.PeriodicJob{jobs.ExpirySweep(cfg.ExpirySweep)},
 		MaxWorkers: cfg.JobWorkers,
 		Queues:     map[string]int{webhook.QueueName: cfg.WebhookWorkers},
 		Logger:     log,
@@ -155,6 +154,7 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger, out io.Write
 	}
 	a.Approvals.AddHook(jobs.EscalationScheduler{Runner: a.Jobs})
 	a.Webhooks.SetQueue(a.Jobs)
+	a.Approvals.AddSealHook(a.Webhooks)
 	if n, err := a.Webhooks.EncryptPlaintextSecrets(ctx); err != nil {
 		st.Close()
 		return nil, err
@@ -253,6 +253,9 @@ func (a *App) Serve(ctx context.Context, ln net.Listener) error {
 	if a.pgBus != nil {
 		wg.Go(func() { _ = a.pgBus.Run(bg) })
 	}
+	// The sealer adds committed audit events to the hash chain and runs
+	// the outbox hooks (webhook fan-out) on them.
+	wg.Go(func() { a.Approvals.RunSealer(bg, a.Config.AuditSealInterval, 20*time.Millisecond) })
 	if err := a.Jobs.Start(bg); err != nil {
 		stopBG()
 		return fmt.Errorf("start background jobs: %w", err)

@@ -42,14 +42,16 @@ func (nopObserver) PolicyEvalError(string)                          {}
 
 // Service implements the approval workflow. It is safe for concurrent use.
 type Service struct {
-	store    Store
-	pub      Publisher
-	hooks    []TxHook
-	observer Observer
-	log      *slog.Logger
-	cfg      Config
-	policies *policyCache
-	watcher  Watcher
+	store     Store
+	pub       Publisher
+	hooks     []TxHook
+	observer  Observer
+	log       *slog.Logger
+	cfg       Config
+	policies  *policyCache
+	watcher   Watcher
+	sealHooks []SealHook
+	sealNudge chan struct{} // wakes the sealer after a change with events
 }
 
 // Options are the Service's optional collaborators.
@@ -70,20 +72,25 @@ func NewService(store Store, cfg Config, opts Options) *Service {
 		opts.Observer = nopObserver{}
 	}
 	return &Service{
-		store:    store,
-		pub:      opts.Publisher,
-		hooks:    opts.Hooks,
-		observer: opts.Observer,
-		log:      opts.Logger,
-		cfg:      cfg,
-		policies: &policyCache{log: opts.Logger},
-		watcher:  opts.Watcher,
+		store:     store,
+		pub:       opts.Publisher,
+		hooks:     opts.Hooks,
+		observer:  opts.Observer,
+		log:       opts.Logger,
+		cfg:       cfg,
+		policies:  &policyCache{log: opts.Logger},
+		watcher:   opts.Watcher,
+		sealNudge: make(chan struct{}, 1),
 	}
 }
 
 // AddHook registers h for every later state change. It must be called
 // before the Service is used concurrently.
 func (s *Service) AddHook(h TxHook) { s.hooks = append(s.hooks, h) }
+
+// AddSealHook registers h to run on every sealed batch of audit events. It
+// must be called before the Service is used concurrently.
+func (s *Service) AddSealHook(h SealHook) { s.sealHooks = append(s.sealHooks, h) }
 
 // SetPublisher replaces the publisher. It must be called before the
 // Service is used concurrently.
@@ -114,6 +121,12 @@ func (s *Service) change(ctx context.Context, fn func(tx Tx) ([]Event, error)) e
 	}
 	if s.pub != nil && len(events) > 0 {
 		s.pub.Publish(context.WithoutCancel(ctx), events...)
+	}
+	if len(events) > 0 {
+		select {
+		case s.sealNudge <- struct{}{}:
+		default: // a wake-up is already pending
+		}
 	}
 	return nil
 }

@@ -96,6 +96,16 @@ type Tx interface {
 	PolicyDelete(ctx context.Context, id string) error
 }
 
+// SealHook is called inside the sealing transaction with the audit events
+// that transaction adds to the hash chain, in chain order. Sealing happens
+// once per event, in commit order, shortly after each change commits, so a
+// SealHook is a transactional outbox: work derived from events (webhook
+// deliveries, notifications) is created exactly once per event, off the
+// request path, and never for a change that rolled back.
+type SealHook interface {
+	OnSealed(ctx context.Context, tx Tx, events []*AuditEvent) error
+}
+
 // Publisher delivers events to in-process and cross-process subscribers
 // (waiters, SSE streams, the dashboard). It is called after commit.
 type Publisher interface {

@@ -704,11 +704,12 @@ func (failingHook) OnEvents(context.Context, approval.Tx, []approval.Event) erro
 	return errors.New("a later hook fails")
 }
 
-// TestDeliveriesCommitWithTheChange: the deliveries and their jobs are
-// written in the transaction of the change. When the transaction rolls
-// back (here: a later hook fails) neither exists; when it commits, both
-// do, one job per delivery.
-func TestDeliveriesCommitWithTheChange(t *testing.T) {
+// TestDeliveriesFollowCommits: the audit trail is the outbox. A change
+// that rolls back (here: a later hook fails) leaves no event, so nothing
+// is ever delivered for it; a change that commits gets exactly one
+// delivery (and one job) per matching subscription once the sealer has
+// run, and sealing again adds none.
+func TestDeliveriesFollowCommits(t *testing.T) {
 	t.Parallel()
 	onBothDatabases(t, func(t *testing.T, dbURL string) {
 		rc := newReceiver(t, nil)
@@ -733,21 +734,35 @@ func TestDeliveriesCommitWithTheChange(t *testing.T) {
 			}
 			return
 		}
+		seal := func() {
+			for {
+				n, err := s.App.Approvals.SealAudit(ctx, 100)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if n == 0 {
+					return
+				}
+			}
+		}
 
-		failing := approval.NewService(s.App.Store, approval.Config{}, approval.Options{Hooks: []approval.TxHook{s.App.Webhooks, failingHook{}}})
+		failing := approval.NewService(s.App.Store, approval.Config{}, approval.Options{Hooks: []approval.TxHook{failingHook{}}})
 		if _, _, err := failing.Create(ctx, agent, approval.CreateInput{Action: "rolled.back"}); err == nil {
 			t.Fatal("Create succeeded although a hook failed")
 		}
+		seal()
 		if d, j, r := count(); d != 0 || j != 0 || r != 0 {
 			t.Fatalf("after a rollback: %d deliveries, %d jobs, %d requests; want none", d, j, r)
 		}
 
-		ok := approval.NewService(s.App.Store, approval.Config{}, approval.Options{Hooks: []approval.TxHook{s.App.Webhooks}})
+		ok := approval.NewService(s.App.Store, approval.Config{}, approval.Options{})
 		if _, _, err := ok.Create(ctx, agent, approval.CreateInput{Action: "committed"}); err != nil {
 			t.Fatal(err)
 		}
+		seal()
+		seal()
 		if d, j, r := count(); d != 2 || j != 2 || r != 1 {
-			t.Fatalf("after a commit: %d deliveries, %d jobs, %d requests; want 2, 2, 1", d, j, r)
+			t.Fatalf("after a commit and two seals: %d deliveries, %d jobs, %d requests; want 2, 2, 1", d, j, r)
 		}
 		rc.waitHits(t, 2, 10*time.Second)
 	})

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/riverqueue/river"
 
@@ -12,39 +13,37 @@ import (
 	"github.com/agentgate/agentgate/internal/wire"
 )
 
-var _ approval.TxHook = (*Service)(nil)
+var _ approval.SealHook = (*Service)(nil)
 
-// eventNames maps a domain event to the webhook events it raises: a
-// decision is both request.decided and request.approved or
+// eventNames maps an audit event of a request to the webhook events it
+// raises: a decision is both request.decided and request.approved or
 // request.denied.
-func eventNames(e approval.Event) []string {
-	switch e.Type {
-	case approval.EventRequestCreated:
+func eventNames(auditType string) []string {
+	switch auditType {
+	case approval.EventCreated:
 		return []string{EventRequestCreated}
-	case approval.EventRequestDecided:
-		switch e.Request.Status {
-		case approval.StatusApproved:
-			return []string{EventRequestDecided, EventRequestApproved}
-		case approval.StatusDenied:
-			return []string{EventRequestDecided, EventRequestDenied}
-		}
-		return []string{EventRequestDecided}
-	case approval.EventRequestExpired:
+	case approval.EventApproved:
+		return []string{EventRequestDecided, EventRequestApproved}
+	case approval.EventDenied:
+		return []string{EventRequestDecided, EventRequestDenied}
+	case approval.EventExpired:
 		return []string{EventRequestExpired}
-	}
-	if ValidEvent(e.Type) && e.Type != EventAll {
-		// Events added to the domain later (request.escalated) pass
-		// through under their own name.
-		return []string{e.Type}
+	case approval.EventEscalated:
+		return []string{EventRequestEscalated}
 	}
 	return nil
 }
 
-// OnEvents implements approval.TxHook: inside the transaction of a
-// request change it writes a pending delivery for every enabled webhook
-// that wants each event, and one River job per delivery. With no
-// subscriber the cost is one read of the generation counter.
-func (s *Service) OnEvents(ctx context.Context, atx approval.Tx, events []approval.Event) error {
+// OnSealed implements approval.SealHook. The audit trail is the outbox:
+// every change writes its audit events in its own transaction, and the
+// sealer hands each committed event here exactly once, in commit order,
+// inside the sealing transaction. For each event this writes a pending
+// delivery per enabled webhook that wants it, and one River job per
+// delivery, in that same transaction. So a change that commits is
+// delivered, a change that rolls back never is, a crash in between only
+// delays the fan-out to the next seal, and creating a request costs no
+// webhook work at all.
+func (s *Service) OnSealed(ctx context.Context, atx approval.Tx, events []*approval.AuditEvent) error {
 	tx, ok := atx.(Tx)
 	if !ok {
 		return errors.New("webhook: the store's transaction does not support webhooks")
@@ -54,24 +53,33 @@ func (s *Service) OnEvents(ctx context.Context, atx approval.Tx, events []approv
 		return err
 	}
 	now := tx.Now()
+	requests := map[string]*approval.Request{}
 	var ds []*Delivery
 	for _, e := range events {
-		if e.Request == nil {
+		names := eventNames(e.EventType)
+		if e.RequestID == "" || len(names) == 0 {
 			continue
 		}
 		var data json.RawMessage
-		for _, name := range eventNames(e) {
+		for _, name := range names {
 			for _, w := range subs {
 				if !w.Wants(name) {
 					continue
 				}
 				if data == nil {
-					data, err = json.Marshal(map[string]any{"request": wire.ToRequest(e.Request, now)})
+					r, ok := requests[e.RequestID]
+					if !ok {
+						if r, err = atx.RequestGetByID(ctx, e.RequestID); err != nil {
+							return fmt.Errorf("webhook: load request %s: %w", e.RequestID, err)
+						}
+						requests[e.RequestID] = r
+					}
+					data, err = json.Marshal(map[string]any{"request": wire.ToRequest(snapshot(r, e), e.CreatedAt)})
 					if err != nil {
 						return fmt.Errorf("webhook: encode payload: %w", err)
 					}
 				}
-				ds = append(ds, &Delivery{ID: approval.NewID("dlv_"), WebhookID: w.ID, Event: name, RequestID: e.Request.ID,
+				ds = append(ds, &Delivery{ID: approval.NewID("dlv_"), WebhookID: w.ID, Event: name, RequestID: e.RequestID,
 					Data: data, Status: StatusPending, CreatedAt: now, UpdatedAt: now})
 			}
 		}
@@ -85,10 +93,39 @@ func (s *Service) OnEvents(ctx context.Context, atx approval.Tx, events []approv
 	return s.enqueue(ctx, tx, ds)
 }
 
+// snapshot returns r as it was when e happened. A request changes once
+// (pending to decided) besides its escalation level, so the state at a
+// creation or an escalation is the current one with a later decision
+// taken off.
+func snapshot(r *approval.Request, e *approval.AuditEvent) *approval.Request {
+	if e.EventType != approval.EventCreated && e.EventType != approval.EventEscalated {
+		return r
+	}
+	c := *r
+	if c.Status != approval.StatusPending && c.DecidedAt.After(e.CreatedAt) {
+		c.Status = approval.StatusPending
+		c.DecidedAt, c.DecidedBy, c.DecidedByID, c.DecidedByType = time.Time{}, "", "", ""
+		c.DecidedByLabel, c.DecisionReason, c.ApprovedParams = "", "", nil
+		c.UpdatedAt = e.CreatedAt
+	}
+	if e.EventType == approval.EventCreated && c.Status == approval.StatusPending {
+		c.EscalationLevel, c.ApprovalVotes = 0, 0
+	}
+	if e.EventType == approval.EventEscalated {
+		var d struct {
+			Step int `json:"step"`
+		}
+		if json.Unmarshal(e.Details, &d) == nil && d.Step > 0 {
+			c.EscalationLevel = d.Step
+		}
+	}
+	return &c
+}
+
 // enqueue inserts one delivery job per delivery in tx.
 func (s *Service) enqueue(ctx context.Context, tx Tx, ds []*Delivery) error {
 	if s.queue == nil {
-		// Refuse the change rather than lose its deliveries.
+		// Refuse to seal rather than lose the deliveries.
 		return errors.New("webhook: no job queue configured")
 	}
 	params := make([]river.InsertManyParams, len(ds))
