@@ -83,7 +83,13 @@ func addClientCommands(root *cobra.Command) {
 	pf.BoolVar(&a.jsonOut, "json", false, "print the server's JSON objects (lists as a JSON array, streams as JSON Lines)")
 	pf.BoolVarP(&a.quiet, "quiet", "q", false, "print ids only")
 	pf.BoolVar(&a.noColor, "no-color", false, "no colours (also NO_COLOR=1 or TERM=dumb)")
-	root.MarkFlagsMutuallyExclusive("json", "quiet")
+	root.PersistentPreRunE = func(cmd *cobra.Command, args []string) error {
+		if a.jsonOut && a.quiet {
+			return usageErrorf(cmd, "--json and --quiet cannot be used together")
+		}
+		return nil
+	}
+	root.SuggestionsMinimumDistance = 2
 
 	root.SetFlagErrorFunc(func(cmd *cobra.Command, err error) error {
 		return usageErrorf(cmd, "%v", err)
@@ -155,7 +161,8 @@ func groupCmd(use, short, long string, subs ...*cobra.Command) *cobra.Command {
 			}
 			return usageErrorf(cmd, "%s", msg)
 		},
-		RunE: func(cmd *cobra.Command, args []string) error { return cmd.Help() },
+		RunE:                       func(cmd *cobra.Command, args []string) error { return cmd.Help() },
+		SuggestionsMinimumDistance: 2,
 	}
 	c.AddCommand(subs...)
 	return c

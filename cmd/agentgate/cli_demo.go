@@ -185,7 +185,7 @@ func (d *demo) run(ctx context.Context) error {
 	defer cancel()
 	errw := d.cmd.ErrOrStderr()
 	if !a.spinnerOn(errw) {
-		d.printf("    The agent is waiting for your decision (up to %s)...\n", d.timeout)
+		d.printf("    The agent is waiting for your decision (up to %s)...\n", humanDuration(d.timeout))
 	}
 	spin := startSpinner(errw, a.spinnerOn(errw), palette{on: a.colorOn(errw)}, "    the agent is waiting for your decision")
 	w, err := d.agent.Wait(wctx, r.ID)
@@ -195,7 +195,7 @@ func (d *demo) run(ctx context.Context) error {
 			return &exitError{code: codeInterrupted, msg: fmt.Sprintf("interrupted: %s is still pending", r.ID)}
 		}
 		if wctx.Err() != nil {
-			return &exitError{code: codeExpired, msg: fmt.Sprintf("no decision within %s: %s is still pending; decide it later, or rerun with a longer --timeout", d.timeout, r.ID)}
+			return &exitError{code: codeExpired, msg: fmt.Sprintf("no decision within %s: %s is still pending; decide it later, or rerun with a longer --timeout", humanDuration(d.timeout), r.ID)}
 		}
 		return a.explainID(err, r.ID)
 	}

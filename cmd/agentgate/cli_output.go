@@ -106,7 +106,8 @@ func (t *table) color(col int, f func(string) string) { t.colors[col] = f }
 func (t *table) add(cells ...string)                  { t.rows = append(t.rows, cells) }
 
 func (t *table) flush() error {
-	tw := tabwriter.NewWriter(t.w, 0, 0, 2, ' ', 0)
+	var buf bytes.Buffer
+	tw := tabwriter.NewWriter(&buf, 0, 0, 2, ' ', 0)
 	line := func(cells []string, header bool) {
 		out := make([]string, len(cells))
 		for i, c := range cells {
@@ -128,7 +129,17 @@ func (t *table) flush() error {
 	for _, r := range t.rows {
 		line(r, false)
 	}
-	return tw.Flush()
+	if err := tw.Flush(); err != nil {
+		return err
+	}
+	// tabwriter pads cells before an empty last one: trim line ends.
+	var out bytes.Buffer
+	for l := range strings.Lines(buf.String()) {
+		out.WriteString(strings.TrimRight(l, " \n"))
+		out.WriteByte('\n')
+	}
+	_, err := t.w.Write(out.Bytes())
+	return err
 }
 
 // relTime says when t is relative to now: "just now", "3m ago", "in 12m".
@@ -178,6 +189,19 @@ func shortDuration(d time.Duration) string {
 	}
 }
 
+// humanDuration prints a configured duration without zero units: "30m",
+// "1h30m", "45s".
+func humanDuration(d time.Duration) string {
+	s := d.String()
+	if strings.HasSuffix(s, "m0s") {
+		s = s[:len(s)-2]
+	}
+	if strings.HasSuffix(s, "h0m") {
+		s = s[:len(s)-2]
+	}
+	return s
+}
+
 // truncate shortens s to n runes with an ellipsis.
 func truncate(s string, n int) string {
 	if utf8.RuneCountInString(s) <= n {
@@ -215,11 +239,21 @@ func printJSONArray(w io.Writer, items []json.RawMessage) error {
 
 // printValue writes v (a value the CLI built itself) as indented JSON.
 func printValue(w io.Writer, v any) error {
-	b, err := json.Marshal(v)
-	if err != nil {
+	var b bytes.Buffer
+	enc := json.NewEncoder(&b)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(v); err != nil {
 		return err
 	}
-	return printJSON(w, b)
+	return printJSON(w, b.Bytes())
+}
+
+// plural returns "1 policy", "2 policies".
+func plural(n int, one, many string) string {
+	if n == 1 {
+		return fmt.Sprintf("%d %s", n, one)
+	}
+	return fmt.Sprintf("%d %s", n, many)
 }
 
 // field extracts one member of a JSON object (e.g. "requests" of a list

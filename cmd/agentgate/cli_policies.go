@@ -199,7 +199,7 @@ func describeRule(r client.Rule, p palette) string {
 		extra = append(extra, "reason required")
 	}
 	if r.Timeout > 0 {
-		t := "timeout " + shortDuration(time.Duration(r.Timeout))
+		t := "timeout " + humanDuration(time.Duration(r.Timeout))
 		if r.OnTimeout != "" {
 			t += " then " + r.OnTimeout
 		}
@@ -297,7 +297,7 @@ there is any. -f - reads standard input.`,
 				}
 			} else if len(probs) == 0 && !a.quiet {
 				pal := palette{on: a.colorOn(out)}
-				fmt.Fprintf(out, "%s %s: %d policies, %d rules, valid\n", pal.green("✔"), file, len(ps), rules)
+				fmt.Fprintf(out, "%s %s: %s, %s, valid\n", pal.green("✔"), file, plural(len(ps), "policy", "policies"), plural(rules, "rule", "rules"))
 			}
 			if len(probs) == 0 {
 				return nil

@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"strconv"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -89,8 +88,16 @@ func decider(r *client.Request) string {
 // outcomeLine is the one line that says how a request ended.
 func outcomeLine(r *client.Request, p palette) string {
 	reason := ""
-	if r.DecisionReason != "" {
-		reason = ": " + strconv.Quote(r.DecisionReason)
+	switch {
+	case r.DecisionReason == "":
+	case r.DecidedByType == client.ActorPolicy && strings.HasPrefix(r.DecisionReason, "policy \""):
+		// The engine's own "policy "x" rule 2 matched: auto_deny" says
+		// no more than the decider does.
+		if ri := r.PolicyDecision.RuleIndex; ri != nil {
+			reason = fmt.Sprintf(" (rule %d)", *ri)
+		}
+	default:
+		reason = ": \"" + r.DecisionReason + "\""
 	}
 	switch r.Status {
 	case client.StatusApproved:
@@ -153,7 +160,7 @@ func (a *cliApp) waitDecision(cmd *cobra.Command, c *client.Client, r *client.Re
 	case cmd.Context().Err() != nil:
 		return w, &exitError{code: codeInterrupted, msg: "interrupted: " + again}
 	case errors.Is(err, context.DeadlineExceeded):
-		return w, &exitError{code: codeExpired, msg: fmt.Sprintf("timed out after %s: %s", timeout, again)}
+		return w, &exitError{code: codeExpired, msg: fmt.Sprintf("timed out after %s: %s", humanDuration(timeout), again)}
 	}
 	return nil, a.explainID(err, r.ID)
 }

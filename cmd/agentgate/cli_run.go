@@ -110,11 +110,14 @@ waiting, so nobody approves a run that already gave up.
 			// Fail before asking anyone if the command cannot run.
 			path, err := exec.LookPath(argv[0])
 			if err != nil {
-				code := codeNotFound
-				if errors.Is(err, fs.ErrPermission) {
-					code = codeCannotExecute
+				code, why := codeNotFound, "command not found"
+				switch {
+				case errors.Is(err, fs.ErrPermission):
+					code, why = codeCannotExecute, "permission denied"
+				case !errors.Is(err, exec.ErrNotFound):
+					why = err.Error()
 				}
-				return &exitError{code: code, msg: fmt.Sprintf("cannot run %s: %v", argv[0], err)}
+				return &exitError{code: code, msg: fmt.Sprintf("cannot run %s: %s; nothing was asked", argv[0], why)}
 			}
 			waitFor := timeout
 			switch {
