@@ -312,6 +312,9 @@ func (a *cliApp) explain(err error) error {
 		}
 	case errors.Is(err, client.ErrUnavailable) && apiErr != nil:
 		msg = fmt.Sprintf("AgentGate at %s is unavailable (HTTP %d): %s", a.baseURL(), apiErr.StatusCode, apiErr.Message)
+	case apiErr != nil && apiErr.StatusCode == http.StatusUnprocessableEntity && strings.Contains(apiErr.Message, "Idempotency-Key"):
+		msg = apiErr.Message + ": the action, params, context, urgency and expiry must be the same on every try " +
+			"(--expires-in and --timeout count from now; use --expires-at), or use a new key"
 	case apiErr != nil:
 		msg = fmt.Sprintf("%s (HTTP %d)", apiErr.Message, apiErr.StatusCode)
 		if apiErr.StatusCode >= 500 && apiErr.RequestID != "" {

@@ -196,7 +196,7 @@ func (a *cliApp) decideHint(w io.Writer, p palette, r *client.Request) {
 // createdSummary prints what happened to a new request.
 func (a *cliApp) createdSummary(w io.Writer, p palette, r *client.Request) {
 	if r.Status.Final() {
-		fmt.Fprintf(w, "%s %s at once\n", r.ID, r.Action)
+		fmt.Fprintf(w, "Requested %s: %s, decided at once\n", p.bold(r.Action), r.ID)
 		fmt.Fprintln(w, outcomeLine(r, p))
 		return
 	}
@@ -212,9 +212,9 @@ func (a *cliApp) createdSummary(w io.Writer, p palette, r *client.Request) {
 
 func (a *cliApp) requestCmd() *cobra.Command {
 	var (
-		params, reqCtx, urgency, idemKey string
-		expiresIn, timeout               time.Duration
-		wait                             bool
+		params, reqCtx, urgency, idemKey, expiresAt string
+		expiresIn, timeout                          time.Duration
+		wait                                        bool
 	)
 	cmd := &cobra.Command{
 		Use:   "request ACTION",
@@ -260,11 +260,11 @@ exists (3 or 4 if a policy denied it at once).
 			if in.Urgency, err = parseUrgency(cmd, urgency); err != nil {
 				return err
 			}
-			if expiresIn < 0 || timeout < 0 {
-				return usageErrorf(cmd, "--expires-in and --timeout must not be negative")
+			if timeout < 0 {
+				return usageErrorf(cmd, "--timeout must not be negative")
 			}
-			if expiresIn > 0 {
-				in.ExpiresAt = a.now().Add(expiresIn)
+			if in.ExpiresAt, err = a.expiry(cmd, expiresIn, expiresAt); err != nil {
+				return err
 			}
 			c, err := a.api(cmd)
 			if err != nil {
@@ -294,11 +294,32 @@ exists (3 or 4 if a policy denied it at once).
 	f.StringVarP(&reqCtx, "context", "c", "", "facts that help a person decide: a JSON object, @FILE or -")
 	f.StringVarP(&urgency, "urgency", "u", "", "low, normal (the server's default), high or critical")
 	f.DurationVar(&expiresIn, "expires-in", 0, "end the request if nobody decides within this time, e.g. 30m (default: the rule's or the server's timeout)")
-	f.StringVar(&idemKey, "idempotency-key", "", "asking again with the same key returns the same request instead of a new one")
+	f.StringVar(&expiresAt, "expires-at", "", "end the request at this time (RFC 3339, e.g. 2026-05-01T18:00:00Z)")
+	f.StringVar(&idemKey, "idempotency-key", "", "asking again with the same key and input returns the same request instead of a new one")
 	f.BoolVarP(&wait, "wait", "w", false, "wait for the decision; the exit status says it")
 	f.DurationVar(&timeout, "timeout", 0, "with --wait: give up after this long (exit 4); default: until decided or expired")
 	_ = cmd.RegisterFlagCompletionFunc("urgency", cobra.FixedCompletions([]string{"low", "normal", "high", "critical"}, cobra.ShellCompDirectiveNoFileComp))
 	return cmd
+}
+
+// expiry reads --expires-in and --expires-at. Only --expires-at gives the
+// same request body on every run, which an idempotency key needs.
+func (a *cliApp) expiry(cmd *cobra.Command, in time.Duration, at string) (time.Time, error) {
+	switch {
+	case in != 0 && at != "":
+		return time.Time{}, usageErrorf(cmd, "give --expires-in or --expires-at, not both")
+	case in < 0:
+		return time.Time{}, usageErrorf(cmd, "--expires-in must be positive")
+	case in > 0:
+		return a.now().Add(in), nil
+	case at != "":
+		t, err := time.Parse(time.RFC3339, at)
+		if err != nil {
+			return time.Time{}, usageErrorf(cmd, "--expires-at %q: want an RFC 3339 time such as 2026-05-01T18:00:00Z", at)
+		}
+		return t, nil
+	}
+	return time.Time{}, nil
 }
 
 // finishWait waits for r, prints the outcome and returns the exit status.

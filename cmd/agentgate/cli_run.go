@@ -33,9 +33,9 @@ const expiryGrace = 10 * time.Second
 
 func (a *cliApp) runCmd() *cobra.Command {
 	var (
-		action, params, reqCtx, urgency, idemKey string
-		timeout, expiresIn                       time.Duration
-		noFacts                                  bool
+		action, params, reqCtx, urgency, idemKey, expiresAt string
+		timeout, expiresIn                                  time.Duration
+		noFacts                                             bool
 	)
 	cmd := &cobra.Command{
 		Use:   "run --action ACTION [flags] -- COMMAND [ARG...]",
@@ -60,8 +60,12 @@ commit, actor, run URL). Values given with --context win;
 --no-run-context leaves the facts out (the command line may hold
 secrets: they would be shown to approvers and kept in the audit trail).
 
-With --timeout and no --expires-in, the request expires when run stops
-waiting, so nobody approves a run that already gave up.
+With --timeout and no --expires-in or --expires-at, the request expires
+when run stops waiting, so nobody approves a run that already gave up.
+With --idempotency-key a rerun of the same job finds the request it made
+instead of asking again (approved already: the command runs at once); the
+request must then be the same, so use --expires-at rather than a relative
+expiry.
 
 ` + exitCodesHelp + `
   126, 127  COMMAND cannot be executed / was not found (nothing was asked)`,
@@ -77,8 +81,8 @@ waiting, so nobody approves a run that already gave up.
 			if strings.TrimSpace(action) == "" {
 				return usageErrorf(cmd, "--action is required: the name approvers and policies see, e.g. --action deploy")
 			}
-			if timeout < 0 || expiresIn < 0 {
-				return usageErrorf(cmd, "--timeout and --expires-in must not be negative")
+			if timeout < 0 {
+				return usageErrorf(cmd, "--timeout must not be negative")
 			}
 			in := client.RequestInput{Action: action, IdempotencyKey: idemKey}
 			p, err := readObject(cmd, "params", params)
@@ -119,11 +123,13 @@ waiting, so nobody approves a run that already gave up.
 				}
 				return &exitError{code: code, msg: fmt.Sprintf("cannot run %s: %s; nothing was asked", argv[0], why)}
 			}
+			if in.ExpiresAt, err = a.expiry(cmd, expiresIn, expiresAt); err != nil {
+				return err
+			}
 			waitFor := timeout
-			switch {
-			case expiresIn > 0:
-				in.ExpiresAt = a.now().Add(expiresIn)
-			case timeout > 0:
+			if in.ExpiresAt.IsZero() && timeout > 0 && idemKey == "" {
+				// The request ends when run stops waiting. (Not with an
+				// idempotency key: a retry must send the same expiry.)
 				in.ExpiresAt = a.now().Add(timeout)
 				waitFor = timeout + expiryGrace
 			}
@@ -186,7 +192,8 @@ waiting, so nobody approves a run that already gave up.
 	f.StringVarP(&urgency, "urgency", "u", "", "low, normal, high or critical")
 	f.DurationVar(&timeout, "timeout", 0, "give up waiting after this long (exit 4); default: until decided or expired")
 	f.DurationVar(&expiresIn, "expires-in", 0, "end the request if nobody decides within this time (default: --timeout, else the server's)")
-	f.StringVar(&idemKey, "idempotency-key", "", "reuse the request made with this key (e.g. a CI run id) instead of asking again")
+	f.StringVar(&expiresAt, "expires-at", "", "end the request at this time (RFC 3339)")
+	f.StringVar(&idemKey, "idempotency-key", "", "reuse the request made with this key and input (e.g. a CI run id) instead of asking again")
 	f.BoolVar(&noFacts, "no-run-context", false, "do not add host, user, directory, command line and CI facts to the context")
 	_ = cmd.RegisterFlagCompletionFunc("urgency", cobra.FixedCompletions([]string{"low", "normal", "high", "critical"}, cobra.ShellCompDirectiveNoFileComp))
 	return cmd

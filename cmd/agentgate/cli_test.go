@@ -526,6 +526,28 @@ func TestCLIRun(t *testing.T) {
 		t.Errorf("command output %q", r.stdout)
 	}
 
+	// With an idempotency key a rerun finds the approved request and runs
+	// at once, without asking again.
+	args := []string{"run", "--action", "cli.idem", "--idempotency-key", "job-7", "--timeout", "1m", "--", "echo", "ran"}
+	first := e.start(e.agent, nil, args...)
+	idem := e.pendingID("cli.idem")
+	expect(t, e.run(e.approver, "approve", idem), 0)
+	expect(t, first.wait(t), 0, "ran")
+	expect(t, e.run(e.agent, args...), 0, "ran", "approved by alice")
+	if ids := strings.Fields(e.run(e.agent, "list", "--action", "cli.idem", "-q").stdout); len(ids) != 1 {
+		t.Errorf("a rerun with the same idempotency key asked again: %v", ids)
+	}
+	// A relative expiry changes the request on every try: the reuse is
+	// refused, with the way out.
+	expect(t, e.run(e.agent, "request", "cli.idem2", "--idempotency-key", "k2", "--expires-in", "1h"), 0)
+	expect(t, e.run(e.agent, "request", "cli.idem2", "--idempotency-key", "k2", "--expires-in", "1h"), 1, "use --expires-at")
+	at := time.Now().Add(time.Hour).UTC().Format(time.RFC3339)
+	r1 := e.run(e.agent, "request", "cli.idem3", "--idempotency-key", "k3", "--expires-at", at, "-q")
+	r2 := e.run(e.agent, "request", "cli.idem3", "--idempotency-key", "k3", "--expires-at", at, "-q")
+	if r1.code != 0 || r1.stdout != r2.stdout {
+		t.Errorf("--expires-at with an idempotency key: %s\n%s", r1, r2)
+	}
+
 	// --timeout: the request expires with the wait, and the exit is 4.
 	expect(t, e.run(e.agent, "run", "--action", "cli.wait", "--timeout", "1s", "--", "touch", marker+"2"), 4, "expired")
 	if _, err := os.Stat(marker + "2"); err == nil {
