@@ -55,6 +55,11 @@ by itself and replays what it missed. Filters take comma lists or repeat.
 			if err != nil {
 				return err
 			}
+			// The stream reconnects quietly forever; check the server and
+			// the key first so that a typo fails at once.
+			if _, err := c.Me(cmd.Context()); err != nil {
+				return a.explain(err)
+			}
 			out, errw := cmd.OutOrStdout(), cmd.ErrOrStderr()
 			p := palette{on: a.colorOn(out)}
 			if isTerminal(errw) && !a.quiet && !a.jsonOut {

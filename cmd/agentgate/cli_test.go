@@ -236,11 +236,13 @@ func TestCLIExitCodes(t *testing.T) {
 			expect(t, e.run(tc.key, tc.args...), tc.code, tc.want...)
 		})
 	}
-	t.Run("unreachable", func(t *testing.T) {
-		t.Parallel()
-		cmd := e.command(e.agent, []string{"AGENTGATE_URL=http://127.0.0.1:1"}, "list")
-		expect(t, runCmd(t, cmd, ""), 1, "cannot reach AgentGate at http://127.0.0.1:1", "is the server running?")
-	})
+	for _, args := range [][]string{{"list"}, {"tail"}, {"wait", "req_1"}, {"run", "--action", "x", "--", "true"}} {
+		t.Run("unreachable "+args[0], func(t *testing.T) {
+			t.Parallel()
+			cmd := e.command(e.agent, []string{"AGENTGATE_URL=http://127.0.0.1:1"}, args...)
+			expect(t, runCmd(t, cmd, ""), 1, "cannot reach AgentGate at http://127.0.0.1:1", "is the server running?")
+		})
+	}
 }
 
 // A person decides in another terminal while `request --wait` and
