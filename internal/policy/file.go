@@ -29,13 +29,30 @@ const (
 //
 // On failure the error is a *ValidationError listing every problem with its
 // policy index and name, rule index, field, and 1-based line number.
-func ParseFile(name string, data []byte) (policies []Policy, err error) {
+func ParseFile(name string, data []byte) ([]Policy, error) {
+	doc, err := ParseDocument(name, data)
+	if err != nil {
+		return nil, err
+	}
+	return doc.Policies, nil
+}
+
+// Document is a policy file: its policies and the approver groups it
+// defines ({"groups": {"ops": ["alice", "bob"]}, "policies": [...]}).
+type Document struct {
+	Policies []Policy
+	Groups   map[string][]string
+}
+
+// ParseDocument is ParseFile that also returns the file's groups.
+func ParseDocument(name string, data []byte) (doc *Document, err error) {
 	defer func() { // the YAML library is third-party code: contain any panic
 		if r := recover(); r != nil {
-			policies = nil
+			doc = nil
 			err = &ValidationError{Errors: []FieldError{fileError(name, 0, fmt.Sprintf("cannot parse: %v", r))}}
 		}
 	}()
+	var policies []Policy
 
 	var (
 		raw   any
@@ -54,7 +71,7 @@ func ParseFile(name string, data []byte) (policies []Policy, err error) {
 		if len(errs) > 0 {
 			return nil, &ValidationError{Errors: errs}
 		}
-		return []Policy{}, nil // an empty document (or null) holds no policies
+		return &Document{Policies: []Policy{}}, nil // an empty document (or null) holds no policies
 	}
 
 	items, base, ferr := policyList(raw)
@@ -63,6 +80,11 @@ func ParseFile(name string, data []byte) (policies []Policy, err error) {
 		ferr.Line = lookupLine(lines, "")
 		return nil, &ValidationError{Errors: append(errs, *ferr)}
 	}
+	groups, gerrs := decodeGroups(raw)
+	for i := range gerrs {
+		gerrs[i].Line = lookupLine(lines, docKey("groups"))
+	}
+	errs = append(errs, gerrs...)
 
 	cc := newCompiler()
 	policies = make([]Policy, len(items))
@@ -86,7 +108,7 @@ func ParseFile(name string, data []byte) (policies []Policy, err error) {
 	errs = append(errs, duplicateIDs(policies)...)
 
 	if len(errs) == 0 {
-		return policies, nil
+		return &Document{Policies: policies, Groups: groups}, nil
 	}
 	for i := range errs {
 		fe := &errs[i]
@@ -132,7 +154,7 @@ func policyList(raw any) ([]any, string, *FieldError) {
 		return nil, "", &fe
 	}
 	for k := range m {
-		if k != "policies" && k != "pagination" { // GET /api/policies output has pagination
+		if k != "policies" && k != "pagination" && k != "groups" { // GET /api/policies output has pagination
 			fe := fileError("", 0, fmt.Sprintf("unknown top-level key %q; %s", k, want))
 			return nil, "", &fe
 		}
@@ -153,9 +175,57 @@ func policyList(raw any) ([]any, string, *FieldError) {
 	return list, docKey("policies"), nil
 }
 
+// ValidGroupName reports whether name can name an approver group
+// (referenced as "group:NAME").
+func ValidGroupName(name string) bool {
+	if name == "" || len(name) > 64 {
+		return false
+	}
+	for i, c := range name {
+		if !(c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || i > 0 && (c == '-' || c == '_' || c == '.')) {
+			return false
+		}
+	}
+	return true
+}
+
+// decodeGroups reads the optional "groups" object of a document.
+func decodeGroups(raw any) (map[string][]string, []FieldError) {
+	m, isObj, _ := stringKeyed(raw)
+	if !isObj || m["groups"] == nil {
+		return nil, nil
+	}
+	gm, isObj, _ := stringKeyed(m["groups"])
+	if !isObj {
+		return nil, []FieldError{fileError("", 0, fmt.Sprintf(`"groups" must map group names to lists of identities, got %s`, typeName(m["groups"])))}
+	}
+	var errs []FieldError
+	out := map[string][]string{}
+	for _, name := range sortedKeys(gm) {
+		if !ValidGroupName(name) {
+			errs = append(errs, fileError("", 0, fmt.Sprintf("groups: %q is not a valid group name (lower-case letters, digits, - _ .)", name)))
+			continue
+		}
+		list, ok := gm[name].([]any)
+		if !ok || len(list) == 0 {
+			errs = append(errs, fileError("", 0, fmt.Sprintf("groups.%s must be a non-empty list of identities", name)))
+			continue
+		}
+		for _, v := range list {
+			s, ok := v.(string)
+			if !ok || strings.TrimSpace(s) == "" {
+				errs = append(errs, fileError("", 0, fmt.Sprintf("groups.%s: members must be non-empty strings", name)))
+				break
+			}
+			out[name] = append(out[name], s)
+		}
+	}
+	return out, errs
+}
+
 var (
 	policyKeys = []string{"id", "name", "priority", "enabled", "scope", "agentIds", "toolIds", "rules"}
-	ruleKeys   = []string{"match", "when", "decision", "approvers", "channels", "requireReason", "timeout", "onTimeout"}
+	ruleKeys   = []string{"match", "when", "decision", "approvers", "channels", "requireReason", "timeout", "onTimeout", "approvals", "escalate"}
 )
 
 // decodePolicy converts one decoded list element into a Policy, reporting
@@ -242,11 +312,68 @@ func decodeRule(ps *problems, at fieldPath, v any) Rule {
 			r.Timeout = decodeTimeout(ps, kat, val)
 		case "onTimeout":
 			r.OnTimeout = decodeString(ps, kat, val)
+		case "approvals":
+			r.Approvals = decodeQuorum(ps, kat, val)
+		case "escalate":
+			r.Escalate = decodeEscalation(ps, kat, val)
 		default:
 			ps.add(kat, "unknown field%s", suggest(k, ruleKeys))
 		}
 	}
 	return r
+}
+
+func decodeQuorum(ps *problems, at fieldPath, v any) *Quorum {
+	if v == nil {
+		return nil
+	}
+	m, isObj, _ := stringKeyed(v)
+	if !isObj {
+		ps.add(at, "must be an object {required, from}, got %s", typeName(v))
+		return nil
+	}
+	q := &Quorum{}
+	for _, k := range sortedKeys(m) {
+		switch k {
+		case "required":
+			q.Required = decodeInt(ps, at.field(k), m[k], 0)
+		case "from":
+			q.From = decodeStrings(ps, at.field(k), m[k])
+		default:
+			ps.add(at.field(k), "unknown field%s", suggest(k, []string{"required", "from"}))
+		}
+	}
+	return q
+}
+
+func decodeEscalation(ps *problems, at fieldPath, v any) []Escalation {
+	if v == nil {
+		return nil
+	}
+	list, ok := v.([]any)
+	if !ok {
+		ps.add(at, "must be a list of {after, to} steps, got %s", typeName(v))
+		return nil
+	}
+	out := make([]Escalation, len(list))
+	for i, item := range list {
+		m, isObj, _ := stringKeyed(item)
+		if !isObj {
+			ps.add(at.index(i), "must be an object {after, to}, got %s", typeName(item))
+			continue
+		}
+		for _, k := range sortedKeys(m) {
+			switch k {
+			case "after":
+				out[i].After = decodeTimeout(ps, at.index(i).field(k), m[k])
+			case "to":
+				out[i].To = decodeStrings(ps, at.index(i).field(k), m[k])
+			default:
+				ps.add(at.index(i).field(k), "unknown field%s", suggest(k, []string{"after", "to"}))
+			}
+		}
+	}
+	return out
 }
 
 func sortedKeys(m map[string]any) []string {

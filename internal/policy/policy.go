@@ -72,6 +72,30 @@ type Rule struct {
 	RequireReason bool     `json:"requireReason,omitempty" yaml:"requireReason,omitempty"`
 	Timeout       Duration `json:"timeout,omitempty" yaml:"timeout,omitempty"`
 	OnTimeout     string   `json:"onTimeout,omitempty" yaml:"onTimeout,omitempty"`
+	// Approvals asks for several distinct approvals (a quorum); any deny
+	// is a veto. Only for route_to_human rules.
+	Approvals *Quorum `json:"approvals,omitempty" yaml:"approvals,omitempty"`
+	// Escalate notifies more people while the request is still pending.
+	// Only for route_to_human rules.
+	Escalate []Escalation `json:"escalate,omitempty" yaml:"escalate,omitempty"`
+}
+
+// MaxQuorum bounds Quorum.Required.
+const MaxQuorum = 50
+
+// Quorum requires Required distinct approvals, from the identities (or
+// "group:NAME" groups) in From when it is set, else from anyone allowed
+// to decide.
+type Quorum struct {
+	Required int      `json:"required" yaml:"required"`
+	From     []string `json:"from,omitempty" yaml:"from,omitempty"`
+}
+
+// Escalation is one step: After this long without a decision, notify To
+// (channels such as "slack:#oncall" or "email:lead@example.com").
+type Escalation struct {
+	After Duration `json:"after" yaml:"after"`
+	To    []string `json:"to" yaml:"to"`
 }
 
 // Agent identifies the requester: the id and name of the API key (or verified

@@ -154,6 +154,48 @@ func compileRule(r Rule, i int, ps *problems, cc *compiler) compiledRule {
 			ps.add(at.field("channels").index(j), "must not be empty")
 		}
 	}
+	humanOnly := cr.decision != "" && cr.decision != RouteToHuman
+	if q := r.Approvals; q != nil {
+		qat := at.field("approvals")
+		switch {
+		case humanOnly:
+			ps.add(qat, "only applies to route_to_human rules")
+		case q.Required < 1 || q.Required > MaxQuorum:
+			ps.add(qat.field("required"), "must be between 1 and %d, got %d", MaxQuorum, q.Required)
+		}
+		groups := false
+		for j, f := range q.From {
+			if strings.TrimSpace(f) == "" {
+				ps.add(qat.field("from").index(j), "must not be empty")
+			}
+			groups = groups || strings.HasPrefix(f, "group:")
+		}
+		if !groups && len(q.From) > 0 && len(q.From) < q.Required {
+			ps.add(qat.field("from"), "lists %d identities but %d approvals are required", len(q.From), q.Required)
+		}
+	}
+	var prev Duration
+	for j, e := range r.Escalate {
+		eat := at.field("escalate").index(j)
+		if humanOnly {
+			ps.add(at.field("escalate"), "only applies to route_to_human rules")
+			break
+		}
+		if e.After <= 0 {
+			ps.add(eat.field("after"), "must be a positive duration such as 15m")
+		} else if e.After <= prev {
+			ps.add(eat.field("after"), "must be later than the previous step (%s)", prev)
+		}
+		prev = e.After
+		if len(e.To) == 0 {
+			ps.add(eat.field("to"), "must list at least one channel, e.g. slack:#oncall")
+		}
+		for k, to := range e.To {
+			if strings.TrimSpace(to) == "" {
+				ps.add(eat.field("to").index(k), "must not be empty")
+			}
+		}
+	}
 	return cr
 }
 
@@ -169,6 +211,18 @@ func copyPolicy(p Policy) Policy {
 			r.Match = copyMap(r.Match)
 			r.Approvers = cloneStrings(r.Approvers)
 			r.Channels = cloneStrings(r.Channels)
+			if r.Approvals != nil {
+				q := *r.Approvals
+				q.From = cloneStrings(q.From)
+				r.Approvals = &q
+			}
+			if r.Escalate != nil {
+				esc := make([]Escalation, len(r.Escalate))
+				for k, e := range r.Escalate {
+					esc[k] = Escalation{After: e.After, To: cloneStrings(e.To)}
+				}
+				r.Escalate = esc
+			}
 			if d, ok := normaliseDecision(r.Decision); ok {
 				r.Decision = d
 			}
