@@ -44,6 +44,7 @@ const (
 	ActorHuman  ActorType = "human"  // a person: API key, dashboard, Slack, ...
 	ActorSystem ActorType = "system" // expiry and other automatic transitions
 	ActorAgent  ActorType = "agent"  // the requesting agent (audit events only)
+	ActorGrant  ActorType = "grant"  // a time-boxed grant approved it at creation
 )
 
 // Outcomes of the policy engine, in PolicyDecision.Decision and
@@ -88,6 +89,30 @@ type PolicyDecision struct {
 	Channels      []string `json:"channels,omitempty"`
 	RequireReason bool     `json:"requireReason,omitempty"` // deciders must give a reason
 	OnTimeout     string   `json:"onTimeout,omitempty"`     // approve, deny or "" (expire)
+	// Approvals is the rule's quorum (nil: one decision is enough) and
+	// Escalate its escalation steps, as they were when the request was
+	// made.
+	Approvals *Quorum      `json:"approvals,omitempty"`
+	Escalate  []Escalation `json:"escalate,omitempty"`
+}
+
+// Quorum asks for several distinct approvals; any deny is a veto.
+type Quorum struct {
+	Required int      `json:"required"`
+	From     []string `json:"from,omitempty"` // who may vote (keys, groups); empty: the rule's approvers
+}
+
+// Escalation is one escalation step: After this long without a decision,
+// notify To (e.g. "slack:#oncall", "email:lead@example.com").
+type Escalation struct {
+	After Duration `json:"after"`
+	To    []string `json:"to"`
+}
+
+// ApprovalProgress is a quorum's progress on a request.
+type ApprovalProgress struct {
+	Required int `json:"required"`
+	Received int `json:"received"`
 }
 
 // Request is an approval request as the server reports it.
@@ -119,6 +144,23 @@ type Request struct {
 	SLARemaining   *time.Duration // time left before expiry, as of the server's answer
 	PolicyDecision PolicyDecision
 	Agent          Agent
+	// ApprovedParams are the params an approver edited before approving,
+	// nil when not edited: an approved request with ApprovedParams must be
+	// carried out with them instead of Params (see ActParams).
+	ApprovedParams json.RawMessage
+	// Approvals is the quorum's progress; nil when one decision is enough.
+	Approvals       *ApprovalProgress
+	EscalationLevel int    // escalation steps fired so far
+	GrantID         string // the grant that approved the request at creation, if one did
+}
+
+// ActParams returns the params to act on: the approver's edited params
+// when there are some, else the agent's own.
+func (r *Request) ActParams() json.RawMessage {
+	if len(r.ApprovedParams) > 0 {
+		return r.ApprovedParams
+	}
+	return r.Params
 }
 
 // Approved reports whether the request was approved. Anything else
@@ -164,24 +206,28 @@ func rawMap(raw json.RawMessage) (map[string]any, error) {
 
 // wireRequest is the JSON form of a request (nullable fields are pointers).
 type wireRequest struct {
-	ID             string          `json:"id"`
-	Action         string          `json:"action"`
-	Params         json.RawMessage `json:"params"`
-	Context        json.RawMessage `json:"context"`
-	Status         Status          `json:"status"`
-	Urgency        Urgency         `json:"urgency"`
-	CreatedAt      *time.Time      `json:"createdAt"`
-	UpdatedAt      *time.Time      `json:"updatedAt"`
-	DecidedAt      *time.Time      `json:"decidedAt"`
-	DecidedBy      *string         `json:"decidedBy"`
-	DecidedByID    *string         `json:"decidedById"`
-	DecidedByType  *ActorType      `json:"decidedByType"`
-	DecidedByLabel *string         `json:"decidedByLabel,omitempty"`
-	DecisionReason *string         `json:"decisionReason"`
-	ExpiresAt      *time.Time      `json:"expiresAt"`
-	SLARemainingMs *int64          `json:"slaRemainingMs"`
-	PolicyDecision PolicyDecision  `json:"policyDecision"`
-	Agent          Agent           `json:"agent"`
+	ID              string            `json:"id"`
+	Action          string            `json:"action"`
+	Params          json.RawMessage   `json:"params"`
+	Context         json.RawMessage   `json:"context"`
+	Status          Status            `json:"status"`
+	Urgency         Urgency           `json:"urgency"`
+	CreatedAt       *time.Time        `json:"createdAt"`
+	UpdatedAt       *time.Time        `json:"updatedAt"`
+	DecidedAt       *time.Time        `json:"decidedAt"`
+	DecidedBy       *string           `json:"decidedBy"`
+	DecidedByID     *string           `json:"decidedById"`
+	DecidedByType   *ActorType        `json:"decidedByType"`
+	DecidedByLabel  *string           `json:"decidedByLabel,omitempty"`
+	DecisionReason  *string           `json:"decisionReason"`
+	ExpiresAt       *time.Time        `json:"expiresAt"`
+	SLARemainingMs  *int64            `json:"slaRemainingMs"`
+	PolicyDecision  PolicyDecision    `json:"policyDecision"`
+	Agent           Agent             `json:"agent"`
+	ApprovedParams  json.RawMessage   `json:"approvedParams"`
+	Approvals       *ApprovalProgress `json:"approvals,omitempty"`
+	EscalationLevel int               `json:"escalationLevel,omitempty"`
+	GrantID         *string           `json:"grantId,omitempty"`
 }
 
 // UnmarshalJSON decodes the wire form of a request.
@@ -191,23 +237,29 @@ func (r *Request) UnmarshalJSON(b []byte) error {
 		return err
 	}
 	*r = Request{
-		ID:             w.ID,
-		Action:         w.Action,
-		Params:         w.Params,
-		Context:        w.Context,
-		Status:         w.Status,
-		Urgency:        w.Urgency,
-		CreatedAt:      deref(w.CreatedAt),
-		UpdatedAt:      deref(w.UpdatedAt),
-		DecidedAt:      deref(w.DecidedAt),
-		DecidedBy:      deref(w.DecidedBy),
-		DecidedByID:    deref(w.DecidedByID),
-		DecidedByType:  deref(w.DecidedByType),
-		DecidedByLabel: deref(w.DecidedByLabel),
-		DecisionReason: deref(w.DecisionReason),
-		ExpiresAt:      deref(w.ExpiresAt),
-		PolicyDecision: w.PolicyDecision,
-		Agent:          w.Agent,
+		ID:              w.ID,
+		Action:          w.Action,
+		Params:          w.Params,
+		Context:         w.Context,
+		Status:          w.Status,
+		Urgency:         w.Urgency,
+		CreatedAt:       deref(w.CreatedAt),
+		UpdatedAt:       deref(w.UpdatedAt),
+		DecidedAt:       deref(w.DecidedAt),
+		DecidedBy:       deref(w.DecidedBy),
+		DecidedByID:     deref(w.DecidedByID),
+		DecidedByType:   deref(w.DecidedByType),
+		DecidedByLabel:  deref(w.DecidedByLabel),
+		DecisionReason:  deref(w.DecisionReason),
+		ExpiresAt:       deref(w.ExpiresAt),
+		PolicyDecision:  w.PolicyDecision,
+		Agent:           w.Agent,
+		Approvals:       w.Approvals,
+		EscalationLevel: w.EscalationLevel,
+		GrantID:         deref(w.GrantID),
+	}
+	if len(w.ApprovedParams) > 0 && string(w.ApprovedParams) != "null" {
+		r.ApprovedParams = w.ApprovedParams
 	}
 	if w.SLARemainingMs != nil {
 		d := time.Duration(*w.SLARemainingMs) * time.Millisecond
@@ -220,22 +272,29 @@ func (r *Request) UnmarshalJSON(b []byte) error {
 // stored and decoded again.
 func (r Request) MarshalJSON() ([]byte, error) {
 	w := wireRequest{
-		ID:             r.ID,
-		Action:         r.Action,
-		Params:         nonEmptyObject(r.Params),
-		Context:        nonEmptyObject(r.Context),
-		Status:         r.Status,
-		Urgency:        r.Urgency,
-		CreatedAt:      timePtr(r.CreatedAt),
-		UpdatedAt:      timePtr(r.UpdatedAt),
-		DecidedAt:      timePtr(r.DecidedAt),
-		DecidedBy:      strPtr(r.DecidedBy),
-		DecidedByID:    strPtr(r.DecidedByID),
-		DecidedByLabel: strPtr(r.DecidedByLabel),
-		DecisionReason: strPtr(r.DecisionReason),
-		ExpiresAt:      timePtr(r.ExpiresAt),
-		PolicyDecision: r.PolicyDecision,
-		Agent:          r.Agent,
+		ID:              r.ID,
+		Action:          r.Action,
+		Params:          nonEmptyObject(r.Params),
+		Context:         nonEmptyObject(r.Context),
+		Status:          r.Status,
+		Urgency:         r.Urgency,
+		CreatedAt:       timePtr(r.CreatedAt),
+		UpdatedAt:       timePtr(r.UpdatedAt),
+		DecidedAt:       timePtr(r.DecidedAt),
+		DecidedBy:       strPtr(r.DecidedBy),
+		DecidedByID:     strPtr(r.DecidedByID),
+		DecidedByLabel:  strPtr(r.DecidedByLabel),
+		DecisionReason:  strPtr(r.DecisionReason),
+		ExpiresAt:       timePtr(r.ExpiresAt),
+		PolicyDecision:  r.PolicyDecision,
+		Agent:           r.Agent,
+		ApprovedParams:  r.ApprovedParams,
+		Approvals:       r.Approvals,
+		EscalationLevel: r.EscalationLevel,
+		GrantID:         strPtr(r.GrantID),
+	}
+	if len(w.ApprovedParams) == 0 {
+		w.ApprovedParams = json.RawMessage("null")
 	}
 	if r.DecidedByType != "" {
 		t := r.DecidedByType
@@ -395,6 +454,8 @@ type Rule struct {
 	RequireReason bool           `json:"requireReason,omitempty"`
 	Timeout       Duration       `json:"timeout,omitempty"`
 	OnTimeout     string         `json:"onTimeout,omitempty"` // approve, deny or "" (expire)
+	Approvals     *Quorum        `json:"approvals,omitempty"` // several distinct approvals needed
+	Escalate      []Escalation   `json:"escalate,omitempty"`  // notify more people while it waits
 }
 
 // Policy is a stored policy.

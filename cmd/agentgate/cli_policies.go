@@ -198,6 +198,16 @@ func describeRule(r client.Rule, p palette) string {
 	if r.RequireReason {
 		extra = append(extra, "reason required")
 	}
+	if q := r.Approvals; q != nil && q.Required > 1 {
+		a := fmt.Sprintf("%d approvals", q.Required)
+		if len(q.From) > 0 {
+			a += " from " + strings.Join(q.From, ",")
+		}
+		extra = append(extra, a)
+	}
+	for _, e := range r.Escalate {
+		extra = append(extra, "after "+humanDuration(time.Duration(e.After))+" escalate to "+strings.Join(e.To, ","))
+	}
 	if r.Timeout > 0 {
 		t := "timeout " + humanDuration(time.Duration(r.Timeout))
 		if r.OnTimeout != "" {
@@ -451,6 +461,15 @@ func toPolicyInput(p policy.Policy) (client.PolicyInput, error) {
 	}
 	if in.Priority == nil {
 		in.Priority = &p.Priority
+	}
+	// Refuse to apply a policy the SDK would send incompletely (a field
+	// newer than this CLI): the server would store it without that field.
+	want, got := canonical(p), canonical(in)
+	if w, ok := want.(map[string]any); ok {
+		delete(w, "id")
+	}
+	if !reflect.DeepEqual(want, got) {
+		return in, &exitError{code: codeError, msg: fmt.Sprintf("policy %q uses a field this agentgate CLI cannot send; use a newer CLI", p.Name)}
 	}
 	return in, nil
 }

@@ -75,6 +75,8 @@ func decider(r *client.Request) string {
 		return fmt.Sprintf("policy %q", name)
 	case client.ActorSystem:
 		return "the system"
+	case client.ActorGrant:
+		return "grant " + r.GrantID
 	}
 	switch {
 	case r.DecidedByLabel != "" && r.DecidedBy != "" && r.DecidedByLabel != r.DecidedBy:
@@ -343,6 +345,9 @@ func (a *cliApp) finishWait(cmd *cobra.Command, c *client.Client, r *client.Requ
 			line += p.grey(" · after " + shortDuration(w.DecidedAt.Sub(w.CreatedAt)))
 		}
 		fmt.Fprintln(out, line)
+		if w.Approved() && len(w.ApprovedParams) > 0 {
+			fmt.Fprintf(out, "%s the approver edited the params: act on %s\n", p.yellow("!"), compactJSON(w.ApprovedParams))
+		}
 	}); perr != nil {
 		return perr
 	}
@@ -412,6 +417,15 @@ func (a *cliApp) detail(w io.Writer, p palette, r *client.Request) {
 	}
 	if pd.RequireReason {
 		row("reason", "required to decide")
+	}
+	if q := r.Approvals; q != nil {
+		row("approvals", fmt.Sprintf("%d of %d", q.Received, q.Required))
+	}
+	if r.EscalationLevel > 0 {
+		row("escalated", fmt.Sprintf("%d time(s)", r.EscalationLevel))
+	}
+	if len(r.ApprovedParams) > 0 {
+		row("approved", "with edited params "+compactJSON(r.ApprovedParams))
 	}
 	if r.Status.Final() {
 		row("decided", strings.TrimPrefix(outcomeLine(r, p), "")+p.grey(" · "+relTime(r.DecidedAt, now)))
@@ -666,6 +680,9 @@ the exit status is 1 if any failed.`,
 					raws = append(raws, a.rec.last())
 				case a.quiet:
 					fmt.Fprintln(out, r.ID)
+				case r.Status == client.StatusPending && r.Approvals != nil:
+					fmt.Fprintf(out, "%s Approval recorded for %s (%s): %d of %d, waiting for %d more\n", p.green("✔"), r.ID, r.Action,
+						r.Approvals.Received, r.Approvals.Required, r.Approvals.Required-r.Approvals.Received)
 				default:
 					mark := p.green("✔")
 					if decision == client.StatusDenied {

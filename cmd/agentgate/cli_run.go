@@ -169,10 +169,14 @@ expiry.
 				}
 				return &exitError{code: codeError, msg: "not approved: " + string(r.Status)}
 			}
+			if len(r.ApprovedParams) > 0 {
+				say("%s the approver edited the params: %s (in AGENTGATE_PARAMS)\n", pe.yellow("!"), compactJSON(r.ApprovedParams))
+			}
 			env := append(os.Environ(),
 				"AGENTGATE_REQUEST_ID="+r.ID,
 				"AGENTGATE_DECIDED_BY="+decider(r),
-				"AGENTGATE_DECISION_REASON="+r.DecisionReason)
+				"AGENTGATE_DECISION_REASON="+r.DecisionReason,
+				"AGENTGATE_PARAMS="+string(nonEmpty(r.ActParams())))
 			code, err := runChild(path, argv, env, cmd.InOrStdin(), cmd.OutOrStdout(), errw, a.interactive(cmd))
 			if err != nil {
 				return &exitError{code: codeCannotExecute, msg: fmt.Sprintf("cannot run %s: %v", argv[0], err)}
@@ -236,6 +240,13 @@ func runChild(path string, argv, env []string, stdin io.Reader, stdout, stderr i
 			return exitStatus(child.ProcessState), nil
 		}
 	}
+}
+
+func nonEmpty(raw json.RawMessage) json.RawMessage {
+	if len(raw) == 0 {
+		return json.RawMessage("{}")
+	}
+	return raw
 }
 
 // runFacts describes this run for the approver.

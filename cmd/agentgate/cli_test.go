@@ -528,6 +528,23 @@ func TestCLIRun(t *testing.T) {
 		t.Errorf("command output %q", r.stdout)
 	}
 
+	// An approver who edits the params: the command gets the edit.
+	edit := e.start(e.agent, nil, "run", "--action", "deploy.edit", "--params", `{"env":"prod"}`, "--", "sh", "-c", `echo "$AGENTGATE_PARAMS"`)
+	eid := e.pendingID("deploy.edit")
+	req2, _ := http.NewRequest("POST", e.srv.URL+"/api/requests/"+eid+"/decide", strings.NewReader(`{"decision":"approved","params":{"env":"staging"}}`))
+	req2.Header.Set("Authorization", "Bearer "+e.approver)
+	req2.Header.Set("Content-Type", "application/json")
+	resp, err := http.DefaultClient.Do(req2)
+	if err != nil || resp.StatusCode != 200 {
+		t.Fatalf("decide with edited params: %v %v", resp, err)
+	}
+	resp.Body.Close()
+	r = edit.wait(t)
+	expect(t, r, 0, `the approver edited the params: {"env":"staging"}`)
+	if r.stdout != `{"env":"staging"}`+"\n" {
+		t.Errorf("AGENTGATE_PARAMS = %q, want the edited params", r.stdout)
+	}
+
 	// With an idempotency key a rerun finds the approved request and runs
 	// at once, without asking again.
 	args := []string{"run", "--action", "cli.idem", "--idempotency-key", "job-7", "--timeout", "1m", "--", "echo", "ran"}
@@ -605,6 +622,13 @@ func TestCLIPolicies(t *testing.T) {
         timeout: 30m
       - match: {action: {$glob: "read_*"}}
         decision: auto_approve
+  - name: two-person
+    priority: 20
+    rules:
+      - match: {action: db.drop}
+        decision: route_to_human
+        approvals: {required: 2}
+        escalate: [{after: 10m, to: ["email:lead@example.com"]}]
 `)
 	write(bad, `policies:
   - name: broken
@@ -619,7 +643,7 @@ func TestCLIPolicies(t *testing.T) {
 		cmd.Env = append(baseEnv(t.TempDir()), "AGENTGATE_URL=http://127.0.0.1:1")
 		return runCmd(t, cmd, "")
 	}
-	expect(t, offline("policies", "validate", "-f", good), 0, "1 policy, 2 rules, valid")
+	expect(t, offline("policies", "validate", "-f", good), 0, "2 policies, 3 rules, valid")
 	r := offline("policies", "validate", "-f", bad)
 	expect(t, r, 1, "bad.yaml:5:", `rules[0].decison: unknown field (did you mean "decision"?)`,
 		"bad.yaml:4:", `$gt needs a number`, "bad.yaml:7:", `unknown decision "maybe"`, "is not valid: 4 problem(s)")
@@ -635,15 +659,23 @@ func TestCLIPolicies(t *testing.T) {
 	// apply: create, then nothing to do, then update after an edit.
 	expect(t, e.run(e.admin, "policies", "apply", "-f", bad), 1, "nothing was applied")
 	expect(t, e.run(e.admin, "policies", "apply", "-f", good, "--dry-run"), 0, `would be created "deploy-guard"`)
-	expect(t, e.run(e.admin, "policies", "apply", "-f", good), 0, `created "deploy-guard" (pol_`)
-	expect(t, e.run(e.admin, "policies", "apply", "-f", good), 0, `unchanged "deploy-guard"`)
+	expect(t, e.run(e.admin, "policies", "apply", "-f", good), 0, `created "deploy-guard" (pol_`, `created "two-person"`)
+	expect(t, e.run(e.admin, "policies", "apply", "-f", good), 0, `unchanged "deploy-guard"`, `unchanged "two-person"`)
+	expect(t, e.run(e.admin, "policies", "get", "two-person"), 0, "2 approvals", "after 10m escalate to email:lead@example.com")
+
+	// A quorum: the first approval is a vote, the second decides.
+	id := strings.TrimSpace(e.run(e.agent, "request", "db.drop", "-q").stdout)
+	expect(t, e.run(e.approver, "approve", id), 0, "Approval recorded for "+id, "1 of 2, waiting for 1 more")
+	expect(t, e.run(e.agent, "status", id), 0, "approvals  1 of 2")
+	expect(t, e.run(e.admin, "approve", id), 0, "Approved "+id)
+	expect(t, e.run(e.agent, "wait", id), 0, "approved")
 	data, _ := os.ReadFile(good)
 	write(good, strings.Replace(string(data), "priority: 10", "priority: 11", 1))
 	var applied struct {
 		Results []struct{ Action, ID, Name string }
 	}
 	if err := json.Unmarshal([]byte(e.run(e.admin, "policies", "apply", "-f", good, "--json").stdout), &applied); err != nil ||
-		len(applied.Results) != 1 || applied.Results[0].Action != "updated" {
+		len(applied.Results) != 2 || applied.Results[0].Action != "updated" || applied.Results[1].Action != "unchanged" {
 		t.Fatalf("apply --json = %+v, %v", applied, err)
 	}
 	p, err := e.sdk(e.admin).GetPolicy(t.Context(), applied.Results[0].ID)
