@@ -271,6 +271,14 @@ func TestCLIHumanDecision(t *testing.T) {
 			expect(t, e.run(e.approver, tc.verb, id), 1, fmt.Sprintf("request %s is already %s (by alice", id, tc.past))
 		})
 	}
+	t.Run("interrupted", func(t *testing.T) {
+		t.Parallel()
+		id := strings.TrimSpace(e.run(e.agent, "request", "cli.interrupt", "-q").stdout)
+		w := e.start(e.agent, nil, "wait", id)
+		time.Sleep(300 * time.Millisecond) // let it start waiting
+		_ = w.cmd.Process.Signal(os.Interrupt)
+		expect(t, w.wait(t), 130, "interrupted: "+id+" is still pending", "agentgate wait "+id)
+	})
 	t.Run("the creator cannot decide", func(t *testing.T) {
 		t.Parallel()
 		admin := e.sdk(e.admin)

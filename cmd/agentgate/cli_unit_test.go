@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"net/http"
 	"net/http/httptest"
+	"os"
 	"regexp"
 	"strings"
 	"sync"
@@ -173,6 +174,37 @@ func TestColorRules(t *testing.T) {
 	}
 	if isTerminal(&bytes.Buffer{}) {
 		t.Error("a buffer is a terminal")
+	}
+	if null, err := os.OpenFile(os.DevNull, os.O_WRONLY, 0); err == nil {
+		defer null.Close()
+		if isTerminal(null) {
+			t.Error("/dev/null counts as a terminal")
+		}
+	}
+	// /dev/zero is a character device like a terminal: it stands in for
+	// one to check the switches that turn colours off.
+	tty, err := os.OpenFile("/dev/zero", os.O_WRONLY, 0)
+	if err != nil {
+		t.Skip("no /dev/zero")
+	}
+	defer tty.Close()
+	if !a.colorOn(tty) {
+		t.Error("no colour on a character device")
+	}
+	for _, tc := range []struct {
+		name string
+		set  func()
+	}{
+		{"NO_COLOR", func() { env["NO_COLOR"] = "1" }},
+		{"TERM=dumb", func() { env["TERM"] = "dumb" }},
+		{"--no-color", func() { a.noColor = true }},
+	} {
+		clear(env)
+		a.noColor = false
+		tc.set()
+		if a.colorOn(tty) {
+			t.Errorf("colour despite %s", tc.name)
+		}
 	}
 }
 
