@@ -11,7 +11,6 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
-	"sort"
 	"strings"
 
 	"github.com/spf13/cobra"
@@ -368,14 +367,4 @@ Each setting is taken from the first of:
 The file is JSON ({"url": "...", "apiKey": "agk_..."}; the upstream CLI's
 "serverUrl" is read too), written with mode 0600 in a 0700 directory.`,
 		show, get, set, unset, path)
-}
-
-// sortedKeys returns m's keys in order.
-func sortedKeys[V any](m map[string]V) []string {
-	out := make([]string, 0, len(m))
-	for k := range m {
-		out = append(out, k)
-	}
-	sort.Strings(out)
-	return out
 }

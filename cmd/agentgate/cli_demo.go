@@ -128,12 +128,12 @@ func (d *demo) run(ctx context.Context) error {
 		defer cancel()
 		_ = d.admin.RevokeKey(cctx, key.ID)
 	}()
-	d.printf("  %s agent key %q (%s), allowed to ask: request:create, request:read\n", d.p.green("✔"), key.Name, key.ID)
+	d.printf("  %s agent key %q: may ask (request:create, request:read), not decide\n", d.p.green("✔"), key.Name)
 	pol, verb, err := d.upsertPolicy(ctx)
 	if err != nil {
 		return a.explain(err)
 	}
-	d.printf("  %s policy %q (%s) %s, for the demo agent only:\n", d.p.green("✔"), pol.Name, pol.ID, verb)
+	d.printf("  %s policy %q %s, for the demo agent only:\n", d.p.green("✔"), pol.Name, verb)
 	d.printf("      demo.read_*               → %s\n", d.p.green("auto-approve"))
 	d.printf("      demo.delete_production    → %s\n", d.p.red("auto-deny"))
 	d.printf("      any other demo.*          → %s\n\n", d.p.yellow("a person decides"))
@@ -187,7 +187,7 @@ func (d *demo) run(ctx context.Context) error {
 	if !a.spinnerOn(errw) {
 		d.printf("    The agent is waiting for your decision (up to %s)...\n", humanDuration(d.timeout))
 	}
-	spin := startSpinner(errw, a.spinnerOn(errw), palette{on: a.colorOn(errw)}, "    the agent is waiting for your decision")
+	spin := startSpinner(errw, a.spinnerOn(errw), palette{on: a.colorOn(errw)}, "the agent is waiting for your decision")
 	w, err := d.agent.Wait(wctx, r.ID)
 	spin.Stop()
 	if err != nil {
@@ -261,13 +261,11 @@ func (d *demo) step(ctx context.Context, n int, title string, in client.RequestI
 
 // receives shows the part of the answer an agent acts on.
 func (d *demo) receives(r *client.Request) {
-	b, _ := json.Marshal(struct {
-		ID             string        `json:"id"`
-		Status         client.Status `json:"status"`
-		DecidedBy      string        `json:"decidedBy"`
-		DecisionReason string        `json:"decisionReason"`
-	}{r.ID, r.Status, r.DecidedBy, r.DecisionReason})
-	d.printf("    The agent receives: %s\n", d.p.grey(string(b)))
+	d.printf("    The agent receives  %s\n", d.p.grey("status: "+string(r.Status)))
+	d.printf("                        %s\n", d.p.grey("decidedBy: "+r.DecidedBy))
+	if r.DecisionReason != "" {
+		d.printf("                        %s\n", d.p.grey("decisionReason: "+r.DecisionReason))
+	}
 }
 
 func (d *demo) done(pol *client.Policy) error {

@@ -7,7 +7,6 @@ import (
 	"io"
 	"os"
 	"strings"
-	"sync"
 	"text/tabwriter"
 	"time"
 	"unicode/utf8"
@@ -48,7 +47,6 @@ const (
 	sgrRed     = "31"
 	sgrGreen   = "32"
 	sgrYellow  = "33"
-	sgrBlue    = "34"
 	sgrCyan    = "36"
 	sgrGrey    = "90"
 )
@@ -280,11 +278,10 @@ type spinner struct {
 	start time.Time
 	stop  chan struct{}
 	done  chan struct{}
-	mu    sync.Mutex
 	msg   string
 }
 
-var spinnerFrames = []string{"⠋", "⠙", "⠹", "⠸", "⠼", "⠴", "⠦", "⠧", "⠇", "⠏"}
+const spinnerFrames = "⠋⠙⠹⠸⠼⠴⠦⠧⠇⠏"
 
 // startSpinner starts a spinner on w when enabled; a disabled spinner's
 // methods do nothing.
@@ -302,11 +299,10 @@ func (s *spinner) run() {
 	defer close(s.done)
 	t := time.NewTicker(100 * time.Millisecond)
 	defer t.Stop()
+	frames := []rune(spinnerFrames)
 	for i := 0; ; i++ {
-		s.mu.Lock()
-		fmt.Fprintf(s.w, "\r%s %s %s\x1b[K", s.p.cyan(spinnerFrames[i%len(spinnerFrames)]), s.msg,
+		fmt.Fprintf(s.w, "\r%s %s %s\x1b[K", s.p.cyan(string(frames[i%len(frames)])), s.msg,
 			s.p.grey("· "+shortDuration(time.Since(s.start))))
-		s.mu.Unlock()
 		select {
 		case <-s.stop:
 			fmt.Fprint(s.w, "\r\x1b[K")
@@ -314,13 +310,6 @@ func (s *spinner) run() {
 		case <-t.C:
 		}
 	}
-}
-
-// setMessage changes the text next to the spinner.
-func (s *spinner) setMessage(msg string) {
-	s.mu.Lock()
-	s.msg = msg
-	s.mu.Unlock()
 }
 
 // Stop clears the spinner's line. Safe to call twice.
@@ -335,6 +324,3 @@ func (s *spinner) Stop() {
 	}
 	<-s.done
 }
-
-// elapsed is the time since the spinner started.
-func (s *spinner) elapsed() time.Duration { return time.Since(s.start) }

@@ -147,7 +147,9 @@ func (a *cliApp) waitDecision(cmd *cobra.Command, c *client.Client, r *client.Re
 		defer cancel()
 	}
 	errw := cmd.ErrOrStderr()
-	msg := fmt.Sprintf("waiting for a decision on %s (%s)", r.ID, r.Action)
+	// Short, so that the line does not wrap (a wrapped line cannot be
+	// redrawn in place); the id is printed above or was typed.
+	msg := fmt.Sprintf("waiting for a decision (%s)", truncate(r.Action, 40))
 	spin := startSpinner(errw, a.spinnerOn(errw), palette{on: a.colorOn(errw)}, msg)
 	w, err := c.Wait(ctx, r.ID)
 	spin.Stop()
