@@ -83,36 +83,26 @@ type PolicyDecision struct {
 	PolicyName string `json:"policyName,omitempty"` // "" when no policy matched
 	// RuleIndex is the index of the matching rule in its policy; nil when
 	// no rule matched.
-	RuleIndex     *int     `json:"ruleIndex"`
-	Reason        string   `json:"reason"`
-	Approvers     []string `json:"approvers,omitempty"` // who may decide; empty means anyone with request:decide
-	Channels      []string `json:"channels,omitempty"`
-	RequireReason bool     `json:"requireReason,omitempty"` // deciders must give a reason
-	OnTimeout     string   `json:"onTimeout,omitempty"`     // approve, deny or "" (expire)
-	// Approvals is the rule's quorum (nil: one decision is enough) and
-	// Escalate its escalation steps, as they were when the request was
-	// made.
-	Approvals *Quorum      `json:"approvals,omitempty"`
-	Escalate  []Escalation `json:"escalate,omitempty"`
+	RuleIndex     *int             `json:"ruleIndex"`
+	Reason        string           `json:"reason"`
+	Approvers     []string         `json:"approvers,omitempty"` // who may decide; empty means anyone with request:decide
+	Channels      []string         `json:"channels,omitempty"`
+	RequireReason bool             `json:"requireReason,omitempty"` // deciders must give a reason
+	OnTimeout     string           `json:"onTimeout,omitempty"`     // approve, deny or "" (expire)
+	Approvals     *Quorum          `json:"approvals,omitempty"`     // the rule's quorum, if any
+	Escalate      []EscalationStep `json:"escalate,omitempty"`
 }
 
-// Quorum asks for several distinct approvals; any deny is a veto.
+// Quorum is a rule's requirement of several distinct approvals.
 type Quorum struct {
 	Required int      `json:"required"`
-	From     []string `json:"from,omitempty"` // who may vote (keys, groups); empty: the rule's approvers
+	From     []string `json:"from,omitempty"`
 }
 
-// Escalation is one escalation step: After this long without a decision,
-// notify To (e.g. "slack:#oncall", "email:lead@example.com").
-type Escalation struct {
-	After Duration `json:"after"`
+// EscalationStep notifies To after After without a decision.
+type EscalationStep struct {
+	After string   `json:"after"` // a Go duration, e.g. "15m0s"
 	To    []string `json:"to"`
-}
-
-// ApprovalProgress is a quorum's progress on a request.
-type ApprovalProgress struct {
-	Required int `json:"required"`
-	Received int `json:"received"`
 }
 
 // Request is an approval request as the server reports it.
@@ -144,20 +134,29 @@ type Request struct {
 	SLARemaining   *time.Duration // time left before expiry, as of the server's answer
 	PolicyDecision PolicyDecision
 	Agent          Agent
-	// ApprovedParams are the params an approver edited before approving,
-	// nil when not edited: an approved request with ApprovedParams must be
-	// carried out with them instead of Params (see ActParams).
+	// ApprovedParams are the params an approver edited and approved; nil
+	// when not edited. An agent must act on ActionParams(), which picks
+	// these when present.
 	ApprovedParams json.RawMessage
-	// Approvals is the quorum's progress; nil when one decision is enough.
-	Approvals       *ApprovalProgress
-	EscalationLevel int    // escalation steps fired so far
-	GrantID         string // the grant that approved the request at creation, if one did
+	// Approvals is a quorum's progress (nil unless the rule needs several
+	// approvals).
+	Approvals *Approvals
+	// EscalationLevel counts the escalation steps that fired.
+	EscalationLevel int
+	// GrantID names the time-boxed grant that approved the request, if any.
+	GrantID string
 }
 
-// ActParams returns the params to act on: the approver's edited params
-// when there are some, else the agent's own.
-func (r *Request) ActParams() json.RawMessage {
-	if len(r.ApprovedParams) > 0 {
+// Approvals is a quorum's progress.
+type Approvals struct {
+	Required int `json:"required"`
+	Received int `json:"received"`
+}
+
+// ActionParams returns the params the agent must act on: the approver's
+// edited params when there are any, else the params it asked with.
+func (r *Request) ActionParams() json.RawMessage {
+	if len(r.ApprovedParams) > 0 && string(r.ApprovedParams) != "null" {
 		return r.ApprovedParams
 	}
 	return r.Params
@@ -206,28 +205,28 @@ func rawMap(raw json.RawMessage) (map[string]any, error) {
 
 // wireRequest is the JSON form of a request (nullable fields are pointers).
 type wireRequest struct {
-	ID              string            `json:"id"`
-	Action          string            `json:"action"`
-	Params          json.RawMessage   `json:"params"`
-	Context         json.RawMessage   `json:"context"`
-	Status          Status            `json:"status"`
-	Urgency         Urgency           `json:"urgency"`
-	CreatedAt       *time.Time        `json:"createdAt"`
-	UpdatedAt       *time.Time        `json:"updatedAt"`
-	DecidedAt       *time.Time        `json:"decidedAt"`
-	DecidedBy       *string           `json:"decidedBy"`
-	DecidedByID     *string           `json:"decidedById"`
-	DecidedByType   *ActorType        `json:"decidedByType"`
-	DecidedByLabel  *string           `json:"decidedByLabel,omitempty"`
-	DecisionReason  *string           `json:"decisionReason"`
-	ExpiresAt       *time.Time        `json:"expiresAt"`
-	SLARemainingMs  *int64            `json:"slaRemainingMs"`
-	PolicyDecision  PolicyDecision    `json:"policyDecision"`
-	Agent           Agent             `json:"agent"`
-	ApprovedParams  json.RawMessage   `json:"approvedParams"`
-	Approvals       *ApprovalProgress `json:"approvals,omitempty"`
-	EscalationLevel int               `json:"escalationLevel,omitempty"`
-	GrantID         *string           `json:"grantId,omitempty"`
+	ID             string          `json:"id"`
+	Action         string          `json:"action"`
+	Params         json.RawMessage `json:"params"`
+	Context        json.RawMessage `json:"context"`
+	Status         Status          `json:"status"`
+	Urgency        Urgency         `json:"urgency"`
+	CreatedAt      *time.Time      `json:"createdAt"`
+	UpdatedAt      *time.Time      `json:"updatedAt"`
+	DecidedAt      *time.Time      `json:"decidedAt"`
+	DecidedBy      *string         `json:"decidedBy"`
+	DecidedByID    *string         `json:"decidedById"`
+	DecidedByType  *ActorType      `json:"decidedByType"`
+	DecidedByLabel *string         `json:"decidedByLabel,omitempty"`
+	DecisionReason *string         `json:"decisionReason"`
+	ExpiresAt      *time.Time      `json:"expiresAt"`
+	SLARemainingMs *int64          `json:"slaRemainingMs"`
+	PolicyDecision PolicyDecision  `json:"policyDecision"`
+	Agent          Agent           `json:"agent"`
+	ApprovedParams json.RawMessage `json:"approvedParams"`
+	Approvals      *Approvals      `json:"approvals,omitempty"`
+	EscalationLvl  int             `json:"escalationLevel,omitempty"`
+	GrantID        *string         `json:"grantId,omitempty"`
 }
 
 // UnmarshalJSON decodes the wire form of a request.
@@ -255,7 +254,7 @@ func (r *Request) UnmarshalJSON(b []byte) error {
 		PolicyDecision:  w.PolicyDecision,
 		Agent:           w.Agent,
 		Approvals:       w.Approvals,
-		EscalationLevel: w.EscalationLevel,
+		EscalationLevel: w.EscalationLvl,
 		GrantID:         deref(w.GrantID),
 	}
 	if len(w.ApprovedParams) > 0 && string(w.ApprovedParams) != "null" {
@@ -272,26 +271,26 @@ func (r *Request) UnmarshalJSON(b []byte) error {
 // stored and decoded again.
 func (r Request) MarshalJSON() ([]byte, error) {
 	w := wireRequest{
-		ID:              r.ID,
-		Action:          r.Action,
-		Params:          nonEmptyObject(r.Params),
-		Context:         nonEmptyObject(r.Context),
-		Status:          r.Status,
-		Urgency:         r.Urgency,
-		CreatedAt:       timePtr(r.CreatedAt),
-		UpdatedAt:       timePtr(r.UpdatedAt),
-		DecidedAt:       timePtr(r.DecidedAt),
-		DecidedBy:       strPtr(r.DecidedBy),
-		DecidedByID:     strPtr(r.DecidedByID),
-		DecidedByLabel:  strPtr(r.DecidedByLabel),
-		DecisionReason:  strPtr(r.DecisionReason),
-		ExpiresAt:       timePtr(r.ExpiresAt),
-		PolicyDecision:  r.PolicyDecision,
-		Agent:           r.Agent,
-		ApprovedParams:  r.ApprovedParams,
-		Approvals:       r.Approvals,
-		EscalationLevel: r.EscalationLevel,
-		GrantID:         strPtr(r.GrantID),
+		ID:             r.ID,
+		Action:         r.Action,
+		Params:         nonEmptyObject(r.Params),
+		Context:        nonEmptyObject(r.Context),
+		Status:         r.Status,
+		Urgency:        r.Urgency,
+		CreatedAt:      timePtr(r.CreatedAt),
+		UpdatedAt:      timePtr(r.UpdatedAt),
+		DecidedAt:      timePtr(r.DecidedAt),
+		DecidedBy:      strPtr(r.DecidedBy),
+		DecidedByID:    strPtr(r.DecidedByID),
+		DecidedByLabel: strPtr(r.DecidedByLabel),
+		DecisionReason: strPtr(r.DecisionReason),
+		ExpiresAt:      timePtr(r.ExpiresAt),
+		PolicyDecision: r.PolicyDecision,
+		Agent:          r.Agent,
+		ApprovedParams: r.ApprovedParams,
+		Approvals:      r.Approvals,
+		EscalationLvl:  r.EscalationLevel,
+		GrantID:        strPtr(r.GrantID),
 	}
 	if len(w.ApprovedParams) == 0 {
 		w.ApprovedParams = json.RawMessage("null")
@@ -454,8 +453,10 @@ type Rule struct {
 	RequireReason bool           `json:"requireReason,omitempty"`
 	Timeout       Duration       `json:"timeout,omitempty"`
 	OnTimeout     string         `json:"onTimeout,omitempty"` // approve, deny or "" (expire)
-	Approvals     *Quorum        `json:"approvals,omitempty"` // several distinct approvals needed
-	Escalate      []Escalation   `json:"escalate,omitempty"`  // notify more people while it waits
+	// Approvals asks for several distinct approvals (any deny is a veto);
+	// Escalate notifies more people while the request waits.
+	Approvals *Quorum          `json:"approvals,omitempty"`
+	Escalate  []EscalationStep `json:"escalate,omitempty"`
 }
 
 // Policy is a stored policy.

@@ -206,7 +206,11 @@ func describeRule(r client.Rule, p palette) string {
 		extra = append(extra, a)
 	}
 	for _, e := range r.Escalate {
-		extra = append(extra, "after "+humanDuration(time.Duration(e.After))+" escalate to "+strings.Join(e.To, ","))
+		after := e.After
+		if d, err := time.ParseDuration(after); err == nil {
+			after = humanDuration(d)
+		}
+		extra = append(extra, "after "+after+" escalate to "+strings.Join(e.To, ","))
 	}
 	if r.Timeout > 0 {
 		t := "timeout " + humanDuration(time.Duration(r.Timeout))

@@ -176,7 +176,7 @@ expiry.
 				"AGENTGATE_REQUEST_ID="+r.ID,
 				"AGENTGATE_DECIDED_BY="+decider(r),
 				"AGENTGATE_DECISION_REASON="+r.DecisionReason,
-				"AGENTGATE_PARAMS="+string(nonEmpty(r.ActParams())))
+				"AGENTGATE_PARAMS="+string(nonEmpty(r.ActionParams())))
 			code, err := runChild(path, argv, env, cmd.InOrStdin(), cmd.OutOrStdout(), errw, a.interactive(cmd))
 			if err != nil {
 				return &exitError{code: codeCannotExecute, msg: fmt.Sprintf("cannot run %s: %v", argv[0], err)}
