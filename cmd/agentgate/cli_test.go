@@ -1047,3 +1047,37 @@ func TestCLIHelpHasExamples(t *testing.T) {
 		t.Errorf("run --help:\n%s", out)
 	}
 }
+
+// The webhook commands against the real webhook API: the secret the CLI
+// prints verifies the signed test delivery.
+func TestCLIWebhooksServer(t *testing.T) {
+	t.Parallel()
+	e := newCLIEnv(t, &testserver.Options{Configure: func(c *config.Config) { c.WebhookAllowPrivate = true }})
+	got := make(chan *http.Request, 4)
+	bodies := make(chan []byte, 4)
+	recv := httptestServer(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		b, _ := io.ReadAll(r.Body)
+		got <- r
+		bodies <- b
+		_, _ = w.Write([]byte("thanks"))
+	}))
+	r := e.run(e.admin, "webhooks", "create", "--url", recv.URL+"/hook", "--event", "request.decided", "--json")
+	expect(t, r, 0)
+	var created struct{ ID, Secret string }
+	if err := json.Unmarshal([]byte(r.stdout), &created); err != nil || created.ID == "" || created.Secret == "" {
+		t.Fatalf("webhooks create --json: %+v, %v\n%s", created, err, r)
+	}
+	expect(t, e.run(e.admin, "webhooks", "list"), 0, created.ID, recv.URL+"/hook", "request.decided", "yes")
+	expect(t, e.run(e.admin, "webhooks", "test", created.ID), 0, "delivered: HTTP 200", "response: thanks")
+	select {
+	case req := <-got:
+		if err := client.VerifyWebhook(created.Secret, req.Header.Get(client.SignatureHeader), <-bodies); err != nil {
+			t.Errorf("the test delivery does not verify with the printed secret: %v", err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("no test delivery arrived")
+	}
+	expect(t, e.run(e.agent, "webhooks", "list"), 1, "this key lacks the scope: webhook:manage")
+	expect(t, e.run(e.admin, "webhooks", "delete", created.ID), 0, "Deleted "+created.ID)
+	expect(t, e.run(e.admin, "webhooks", "test", created.ID), 1, "webhook "+created.ID+" not found")
+}
