@@ -44,6 +44,7 @@ const (
 	ActorHuman  ActorType = "human"  // a person: API key, dashboard, Slack, ...
 	ActorSystem ActorType = "system" // expiry and other automatic transitions
 	ActorAgent  ActorType = "agent"  // the requesting agent (audit events only)
+	ActorGrant  ActorType = "grant"  // a time-boxed grant approved it at creation
 )
 
 // Outcomes of the policy engine, in PolicyDecision.Decision and
@@ -452,6 +453,10 @@ type Rule struct {
 	RequireReason bool           `json:"requireReason,omitempty"`
 	Timeout       Duration       `json:"timeout,omitempty"`
 	OnTimeout     string         `json:"onTimeout,omitempty"` // approve, deny or "" (expire)
+	// Approvals asks for several distinct approvals (any deny is a veto);
+	// Escalate notifies more people while the request waits.
+	Approvals *Quorum          `json:"approvals,omitempty"`
+	Escalate  []EscalationStep `json:"escalate,omitempty"`
 }
 
 // Policy is a stored policy.
