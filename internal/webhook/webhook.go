@@ -3,11 +3,14 @@
 //
 // # Durability
 //
-// The Service is an approval.TxHook: inside the transaction of every
-// request change it writes one delivery row per matching subscription and
-// enqueues one River job per delivery. The change, its deliveries and
-// their jobs commit together or not at all, so a crash can neither lose an
-// event nor invent one. River runs each job on exactly one worker at a
+// Every request change writes its audit events in its own transaction, and
+// the audit trail is the outbox: the Service is an approval.SealHook, so
+// the sealer hands it each committed event exactly once, in commit order,
+// and inside that sealing transaction it writes one delivery row per
+// matching subscription and enqueues one River job per delivery. An event
+// exists exactly when its change committed, and its deliveries exist
+// exactly when it was sealed, so a crash can neither lose an event nor
+// invent one, and creating a request does no webhook work. River runs each job on exactly one worker at a
 // time, across every server process; a failed attempt is retried with
 // exponential backoff (2^attempt × the base delay, with jitter) until the
 // configured number of attempts. Receivers see the same delivery id on
