@@ -296,11 +296,11 @@ func (c *Client) Decide(ctx context.Context, id string, in DecideInput) (*Reques
 		Conditions map[string]any `json:"conditions,omitempty"`
 	}
 	b := struct {
-		Decision Status          `json:"decision"`
-		Reason   string          `json:"reason,omitempty"`
-		Label    string          `json:"decidedBy,omitempty"`
-		Params   *jsonObject     `json:"params,omitempty"`
-		Grant    *grant          `json:"grant,omitempty"`
+		Decision Status      `json:"decision"`
+		Reason   string      `json:"reason,omitempty"`
+		Label    string      `json:"decidedBy,omitempty"`
+		Params   *jsonObject `json:"params,omitempty"`
+		Grant    *grant      `json:"grant,omitempty"`
 	}{Decision: in.Decision, Reason: in.Reason, Label: in.Label}
 	if in.Params != nil {
 		p, err := encodeObject("Params", in.Params)
