@@ -264,7 +264,8 @@ func (s *Store) provider() (*goose.Provider, error) {
 		d = goose.DialectPostgres
 		// Several replicas starting together migrate once: the others wait
 		// on a session advisory lock.
-		locker, err := lock.NewPostgresSessionLocker()
+		// Probe every second (goose's default is five) for up to 5 minutes.
+		locker, err := lock.NewPostgresSessionLocker(lock.WithLockTimeout(1, 300))
 		if err != nil {
 			return nil, err
 		}
@@ -278,6 +279,10 @@ func (s *Store) Migrate(ctx context.Context) (int, error) {
 	p, err := s.provider()
 	if err != nil {
 		return 0, fmt.Errorf("store: migrations: %w", err)
+	}
+	// Replicas restarting on an up-to-date database skip the lock.
+	if has, err := p.HasPending(ctx); err == nil && !has {
+		return 0, nil
 	}
 	res, err := p.Up(ctx)
 	if err != nil {
