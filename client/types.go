@@ -119,6 +119,11 @@ type Request struct {
 	SLARemaining   *time.Duration // time left before expiry, as of the server's answer
 	PolicyDecision PolicyDecision
 	Agent          Agent
+	// ApprovedParams are the params as an approver edited and approved
+	// them, when the server supports editing before approval and someone
+	// did; nil otherwise. An agent acting on an approved request acts with
+	// ApprovedParams when set, else with Params.
+	ApprovedParams json.RawMessage
 }
 
 // Approved reports whether the request was approved. Anything else
@@ -182,6 +187,7 @@ type wireRequest struct {
 	SLARemainingMs *int64          `json:"slaRemainingMs"`
 	PolicyDecision PolicyDecision  `json:"policyDecision"`
 	Agent          Agent           `json:"agent"`
+	ApprovedParams json.RawMessage `json:"approvedParams,omitempty"`
 }
 
 // UnmarshalJSON decodes the wire form of a request.
@@ -208,6 +214,9 @@ func (r *Request) UnmarshalJSON(b []byte) error {
 		ExpiresAt:      deref(w.ExpiresAt),
 		PolicyDecision: w.PolicyDecision,
 		Agent:          w.Agent,
+	}
+	if len(w.ApprovedParams) > 0 && string(w.ApprovedParams) != "null" {
+		r.ApprovedParams = w.ApprovedParams
 	}
 	if w.SLARemainingMs != nil {
 		d := time.Duration(*w.SLARemainingMs) * time.Millisecond
@@ -236,6 +245,7 @@ func (r Request) MarshalJSON() ([]byte, error) {
 		ExpiresAt:      timePtr(r.ExpiresAt),
 		PolicyDecision: r.PolicyDecision,
 		Agent:          r.Agent,
+		ApprovedParams: r.ApprovedParams,
 	}
 	if r.DecidedByType != "" {
 		t := r.DecidedByType
