@@ -349,9 +349,11 @@ func decider(r *Request) string {
 func toResult(r *Request) RequestResult {
 	out := RequestResult{
 		ID: r.ID, Action: r.Action, Status: r.Status, Approved: r.Status == StatusApproved,
-		Urgency: r.Urgency, CreatedAt: formatTime(r.CreatedAt), ExpiresAt: formatTime(r.ExpiresAt),
+		Urgency: r.Urgency, CreatedAt: formatTime(r.CreatedAt),
 	}
-	if r.Status != StatusPending {
+	if r.Status == StatusPending {
+		out.ExpiresAt = formatTime(r.ExpiresAt)
+	} else {
 		out.DecidedBy, out.DecidedByType, out.Reason = decider(r), r.DecidedByType, r.DecisionReason
 		out.DecidedAt = formatTime(r.DecidedAt)
 	}
