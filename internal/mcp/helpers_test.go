@@ -32,6 +32,7 @@ var testPolicy = client.PolicyInput{Name: "mcp tests", Rules: []client.Rule{
 	{Match: map[string]any{"action": "auto.no"}, Decision: client.DecisionAutoDeny},
 	{Match: map[string]any{"action": "mcp.test.read_thing"}, Decision: client.DecisionAutoApprove},
 	{Match: map[string]any{"action": "mcp.test.forbidden"}, Decision: client.DecisionAutoDeny},
+	{Match: map[string]any{"action": "mcp.test.slow"}, Decision: client.DecisionAutoApprove},
 }}
 
 func setup(t testing.TB) *bundle {
@@ -139,29 +140,50 @@ func (l *progressLog) handler(_ context.Context, req *sdk.ProgressNotificationCl
 	}
 }
 
+// wait waits for n more notifications.
+func (l *progressLog) wait(t testing.TB, n int) {
+	t.Helper()
+	ctx := testCtx(t)
+	for range n {
+		select {
+		case <-l.got:
+		case <-ctx.Done():
+			t.Fatalf("progress notifications did not arrive; got %d", len(l.all()))
+		}
+	}
+}
+
 func (l *progressLog) all() []*sdk.ProgressNotificationParams {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	return append([]*sdk.ProgressNotificationParams(nil), l.items...)
 }
 
-// waitPending returns the first pending request with action, as soon as
-// the tool under test (running concurrently) has created it: the event
-// stream replays from the start, and its status filter skips requests
-// already decided.
-func (b *bundle) waitPending(t testing.TB, action string) *client.Request {
+// watchPending notes the audit trail's newest event and returns a
+// function that waits for the first pending request with action created
+// after it (by a tool running concurrently): the event stream replays
+// from the mark, so no event is missed whatever the timing.
+func (b *bundle) watchPending(t testing.TB, action string) func() *client.Request {
 	t.Helper()
-	ctx, cancel := context.WithCancel(testCtx(t))
-	defer cancel()
-	opts := client.EventsOptions{Action: []string{action}, Status: []client.Status{client.StatusPending}, LastEventID: "0"}
-	for ev, err := range b.admin.Events(ctx, opts) {
-		if err != nil {
-			t.Fatal(err)
-		}
-		return ev.Request
+	page, err := b.admin.ListAudit(testCtx(t), client.AuditOptions{Limit: 1})
+	if err != nil || len(page.Entries) == 0 {
+		t.Fatalf("audit: %v %v", page, err)
 	}
-	t.Fatalf("no pending %s request appeared", action)
-	return nil
+	mark := page.Entries[0].ID
+	return func() *client.Request {
+		t.Helper()
+		ctx, cancel := context.WithCancel(testCtx(t))
+		defer cancel()
+		opts := client.EventsOptions{Action: []string{action}, Status: []client.Status{client.StatusPending}, LastEventID: mark}
+		for ev, err := range b.admin.Events(ctx, opts) {
+			if err != nil {
+				t.Fatal(err)
+			}
+			return ev.Request
+		}
+		t.Fatalf("no pending %s request appeared", action)
+		return nil
+	}
 }
 
 func (b *bundle) decide(t testing.TB, id string, approve bool, reason string) {
@@ -174,3 +196,5 @@ func (b *bundle) decide(t testing.TB, id string, approve bool, reason string) {
 		t.Fatal(err)
 	}
 }
+
+func clientList(action string) client.ListOptions { return client.ListOptions{Action: action} }

@@ -129,7 +129,7 @@ func TestToolsWaitForDecision(t *testing.T) {
 			}
 			done <- res
 		}()
-		<-progress.got // the wait is under way: it sent a heartbeat
+		progress.wait(t, 1) // the wait is under way: it sent a heartbeat
 		b.decide(t, asked.ID, true, "looks fine")
 		res = <-done
 		if res == nil {
