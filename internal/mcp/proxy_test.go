@@ -342,7 +342,9 @@ func TestProxyFollowsToolListChanges(t *testing.T) {
 		return m
 	}
 	u.srv.AddTool(&sdk.Tool{Name: "added_later", InputSchema: json.RawMessage(`{"type":"object"}`)},
-		func(context.Context, *sdk.CallToolRequest) (*sdk.CallToolResult, error) { return &sdk.CallToolResult{}, nil })
+		func(context.Context, *sdk.CallToolRequest) (*sdk.CallToolResult, error) {
+			return &sdk.CallToolResult{}, nil
+		})
 	u.srv.RemoveTools("forbidden")
 	for {
 		n := names()

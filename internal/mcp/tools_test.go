@@ -271,4 +271,3 @@ func TestToolsUnavailable(t *testing.T) {
 		t.Errorf("isError=%v text=%q", res.IsError, text(res))
 	}
 }
-
