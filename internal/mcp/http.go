@@ -20,6 +20,9 @@ type HTTPOptions struct {
 	Version string
 	// Logger receives failures. Defaults to discarding.
 	Logger *slog.Logger
+	// Heartbeat is the interval of progress notifications while a tool
+	// call waits. Defaults to DefaultHeartbeat.
+	Heartbeat time.Duration
 }
 
 // Routes returns the route of the approval tools over streamable HTTP,
@@ -44,7 +47,7 @@ func Routes(svc *approval.Service, o HTTPOptions) []httpapi.Route {
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.DiscardHandler)
 	}
-	opts := &ServerOptions{Version: o.Version, Logger: o.Logger, SchemaCache: sdk.NewSchemaCache()}
+	opts := &ServerOptions{Version: o.Version, Logger: o.Logger, Heartbeat: o.Heartbeat, SchemaCache: sdk.NewSchemaCache()}
 	h := sdk.NewStreamableHTTPHandler(func(r *http.Request) *sdk.Server {
 		return NewServer(&ServiceBackend{Approvals: svc, Principal: auth.FromContext(r.Context())}, opts)
 	}, &sdk.StreamableHTTPOptions{
