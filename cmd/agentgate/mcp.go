@@ -24,12 +24,14 @@ import (
 // mcpRemote is how the MCP commands reach AgentGate: --url and --api-key,
 // else AGENTGATE_URL and AGENTGATE_API_KEY.
 type mcpRemote struct {
-	url, key string
+	url, key  string
+	heartbeat time.Duration
 }
 
 func (r *mcpRemote) flags(cmd *cobra.Command) {
 	cmd.PersistentFlags().StringVar(&r.url, "url", "", "AgentGate's URL (default $AGENTGATE_URL, else http://localhost:3000)")
 	cmd.PersistentFlags().StringVar(&r.key, "api-key", "", "API key with request:create and request:read (default $AGENTGATE_API_KEY; prefer the variable: flags show in ps)")
+	cmd.PersistentFlags().DurationVar(&r.heartbeat, "heartbeat", mcp.DefaultHeartbeat, "interval of progress notifications while a call waits for a decision")
 }
 
 func (r *mcpRemote) client(log *slog.Logger) (*client.Client, error) {
@@ -99,7 +101,7 @@ See docs/mcp.md for client configuration.`,
 				return err
 			}
 			go checkKey(cmd.Context(), c, log)
-			srv := mcp.NewServer(&mcp.ClientBackend{C: c}, &mcp.ServerOptions{Version: app.Version, Logger: log})
+			srv := mcp.NewServer(&mcp.ClientBackend{C: c}, &mcp.ServerOptions{Version: app.Version, Logger: log, Heartbeat: remote.heartbeat})
 			log.Info("serving AgentGate's approval tools on stdio", "url", c.BaseURL())
 			return stdioDone(srv.Run(cmd.Context(), &sdk.StdioTransport{}))
 		},
@@ -187,7 +189,7 @@ The child process does not inherit AGENTGATE_API_KEY.`,
 			ctx, cancel := context.WithTimeout(cmd.Context(), 2*time.Minute)
 			p, err := mcp.NewProxy(ctx, tr, mcp.ProxyOptions{
 				Name: name, Backend: &mcp.ClientBackend{C: c}, FailOpen: failOpen, MaxWait: maxWait,
-				Version: app.Version, Logger: log,
+				Heartbeat: remote.heartbeat, Version: app.Version, Logger: log,
 			})
 			cancel()
 			if err != nil {

@@ -3,6 +3,7 @@ package mcp
 import (
 	"context"
 	"fmt"
+	"log/slog"
 	"sync"
 	"time"
 
@@ -62,3 +63,16 @@ func keepAlive(ctx context.Context, req *sdk.CallToolRequest, interval, total ti
 		_ = req.Session.Log(ctx, &sdk.LoggingMessageParams{Level: "info", Logger: "agentgate", Data: msg})
 	})
 }
+
+// quiet keeps the SDK's own logging to warnings and errors: at info it
+// logs every session it opens, which on the stateless HTTP endpoint is
+// every request.
+func quiet(l *slog.Logger) *slog.Logger { return slog.New(warnOnly{l.Handler()}) }
+
+type warnOnly struct{ slog.Handler }
+
+func (h warnOnly) Enabled(ctx context.Context, level slog.Level) bool {
+	return level >= slog.LevelWarn && h.Handler.Enabled(ctx, level)
+}
+func (h warnOnly) WithAttrs(as []slog.Attr) slog.Handler { return warnOnly{h.Handler.WithAttrs(as)} }
+func (h warnOnly) WithGroup(name string) slog.Handler    { return warnOnly{h.Handler.WithGroup(name)} }

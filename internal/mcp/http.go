@@ -55,7 +55,7 @@ func Routes(svc *approval.Service, o HTTPOptions) []httpapi.Route {
 		DisableLocalhostProtection:   true,
 		MaxRequestBodyBytes:          o.MaxBodyBytes,
 		PropagateRequestCancellation: true,
-		Logger:                       o.Logger,
+		Logger:                       quiet(o.Logger),
 	})
 	serve := func(w http.ResponseWriter, r *http.Request) error {
 		// A tool call may wait for a person up to MaxWait; the server's

@@ -121,6 +121,7 @@ func NewProxy(ctx context.Context, upstream sdk.Transport, o ProxyOptions) (*Pro
 	// and a filesystem server that saw a roots capability would replace
 	// its command-line directories with our (empty) roots.
 	cl := sdk.NewClient(&sdk.Implementation{Name: "agentgate-mcp-proxy", Version: o.Version}, &sdk.ClientOptions{
+		Logger:                      quiet(o.Logger),
 		Capabilities:                &sdk.ClientCapabilities{},
 		ToolListChangedHandler:      func(ctx context.Context, _ *sdk.ToolListChangedRequest) { p.resync(p.syncTools) },
 		ResourceListChangedHandler:  func(ctx context.Context, _ *sdk.ResourceListChangedRequest) { p.resync(p.syncResources) },
@@ -137,7 +138,7 @@ func NewProxy(ctx context.Context, upstream sdk.Transport, o ProxyOptions) (*Pro
 
 	impl := &sdk.Implementation{Name: "agentgate-" + o.Name, Version: o.Version}
 	caps := &sdk.ServerCapabilities{Tools: &sdk.ToolCapabilities{ListChanged: true}, Logging: &sdk.LoggingCapabilities{}}
-	sopts := &sdk.ServerOptions{Capabilities: caps, Logger: o.Logger}
+	sopts := &sdk.ServerOptions{Capabilities: caps, Logger: quiet(o.Logger)}
 	var upCaps *sdk.ServerCapabilities
 	if ir := up.InitializeResult(); ir != nil {
 		if ir.ServerInfo != nil {

@@ -99,7 +99,7 @@ You cannot approve or deny requests yourself.`
 func NewServer(b Backend, opts *ServerOptions) *sdk.Server {
 	o := opts.withDefaults()
 	s := sdk.NewServer(&sdk.Implementation{Name: "agentgate", Title: "AgentGate approvals", Version: o.Version},
-		&sdk.ServerOptions{Instructions: instructions, SchemaCache: o.SchemaCache, Logger: o.Logger})
+		&sdk.ServerOptions{Instructions: instructions, SchemaCache: o.SchemaCache, Logger: quiet(o.Logger)})
 	t := &tools{b: b, o: o}
 	sdk.AddTool(s, &sdk.Tool{
 		Name:  ToolRequestApproval,
