@@ -19,6 +19,7 @@ import (
 	"github.com/agentgate/agentgate/client"
 	"github.com/agentgate/agentgate/internal/app"
 	"github.com/agentgate/agentgate/internal/mcp"
+	"github.com/agentgate/agentgate/internal/mcp/remote"
 )
 
 // mcpRemote is how the MCP commands reach AgentGate: --url and --api-key,
@@ -78,7 +79,7 @@ func checkKey(ctx context.Context, c *client.Client, log *slog.Logger) {
 }
 
 func newMCPCmd() *cobra.Command {
-	var remote mcpRemote
+	var ag mcpRemote
 	cmd := &cobra.Command{
 		Use:   "mcp",
 		Short: "Serve AgentGate's approval tools to an MCP client (stdio)",
@@ -96,18 +97,18 @@ See docs/mcp.md for client configuration.`,
 		Args:    cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			log := mcpLogger()
-			c, err := remote.client(log)
+			c, err := ag.client(log)
 			if err != nil {
 				return err
 			}
 			go checkKey(cmd.Context(), c, log)
-			srv := mcp.NewServer(&mcp.ClientBackend{C: c}, &mcp.ServerOptions{Version: app.Version, Logger: log, Heartbeat: remote.heartbeat})
+			srv := mcp.NewServer(&remote.Backend{C: c}, &mcp.ServerOptions{Version: app.Version, Logger: log, Heartbeat: ag.heartbeat})
 			log.Info("serving AgentGate's approval tools on stdio", "url", c.BaseURL())
 			return stdioDone(srv.Run(cmd.Context(), &sdk.StdioTransport{}))
 		},
 	}
-	remote.flags(cmd)
-	cmd.AddCommand(newMCPProxyCmd(&remote))
+	ag.flags(cmd)
+	cmd.AddCommand(newMCPProxyCmd(&ag))
 	return cmd
 }
 
@@ -119,7 +120,7 @@ func stdioDone(err error) error {
 	return err
 }
 
-func newMCPProxyCmd(remote *mcpRemote) *cobra.Command {
+func newMCPProxyCmd(ag *mcpRemote) *cobra.Command {
 	var (
 		name     string
 		upstream string
@@ -166,7 +167,7 @@ The child process does not inherit AGENTGATE_API_KEY.`,
 				return err
 			}
 			log := mcpLogger()
-			c, err := remote.client(log)
+			c, err := ag.client(log)
 			if err != nil {
 				return err
 			}
@@ -188,8 +189,8 @@ The child process does not inherit AGENTGATE_API_KEY.`,
 			// Generous: the first `npx -y` downloads the server.
 			ctx, cancel := context.WithTimeout(cmd.Context(), 2*time.Minute)
 			p, err := mcp.NewProxy(ctx, tr, mcp.ProxyOptions{
-				Name: name, Backend: &mcp.ClientBackend{C: c}, FailOpen: failOpen, MaxWait: maxWait,
-				Heartbeat: remote.heartbeat, Version: app.Version, Logger: log,
+				Name: name, Backend: &remote.Backend{C: c}, FailOpen: failOpen, MaxWait: maxWait,
+				Heartbeat: ag.heartbeat, Version: app.Version, Logger: log,
 			})
 			cancel()
 			if err != nil {

@@ -8,7 +8,7 @@ import (
 )
 
 // Backend is what the MCP tools and the gateway need from AgentGate. Two
-// implementations exist: ClientBackend talks to the HTTP API through the
+// implementations exist: remote.Backend talks to the HTTP API through the
 // public Go SDK (agentgate mcp, agentgate mcp proxy), ServiceBackend calls
 // the approval service in process (the server's /mcp endpoint), so the
 // tool logic is written once and the server needs no HTTP hop to itself.
@@ -99,3 +99,10 @@ func (e *classedError) Unwrap() error        { return e.cause }
 func (e *classedError) Is(target error) bool { return target == e.class }
 
 func newError(class error, msg string) error { return &classedError{class: class, msg: msg} }
+
+// NewError returns an error of class (ErrUnavailable, ErrNotFound, ...,
+// or nil for none) whose text is msg, safe to show to the model, and
+// which wraps cause for logs. Backends use it.
+func NewError(class error, msg string, cause error) error {
+	return &classedError{class: class, msg: msg, cause: cause}
+}

@@ -3,7 +3,9 @@ package mcp
 import (
 	"context"
 	"errors"
+	"os/exec"
 	"slices"
+	"strings"
 	"testing"
 	"testing/synctest"
 	"time"
@@ -34,5 +36,22 @@ func TestClassedErrors(t *testing.T) {
 	err := &classedError{class: ErrUnavailable, msg: "cannot reach", cause: cause}
 	if !errors.Is(err, ErrUnavailable) || errors.Is(err, ErrNotFound) || !errors.Is(err, cause) || err.Error() != "cannot reach" {
 		t.Errorf("classedError misbehaves: %v", err)
+	}
+}
+
+// TestNoSDKImport keeps the public Go SDK out of this package (and so out
+// of the server): the SDK's tests run the whole server, which serves /mcp
+// from here, so an import would be a cycle. remote.Backend holds the
+// SDK-based backend instead.
+func TestNoSDKImport(t *testing.T) {
+	t.Parallel()
+	out, err := exec.Command("go", "list", "-deps", ".").Output()
+	if err != nil {
+		t.Skipf("go list: %v", err)
+	}
+	for _, dep := range strings.Fields(string(out)) {
+		if dep == "github.com/agentgate/agentgate/client" {
+			t.Fatal("internal/mcp imports the public SDK (client/): move that code to internal/mcp/remote")
+		}
 	}
 }

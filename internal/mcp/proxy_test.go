@@ -14,13 +14,14 @@ import (
 	sdk "github.com/modelcontextprotocol/go-sdk/mcp"
 
 	"github.com/agentgate/agentgate/internal/mcp"
+	"github.com/agentgate/agentgate/internal/mcp/remote"
 )
 
 func TestProxyReexposesTools(t *testing.T) {
 	t.Parallel()
 	b := setup(t)
 	u := newUpstream()
-	_, cs := gateway(t, u, mcp.ProxyOptions{Backend: &mcp.ClientBackend{C: b.agent}}, nil)
+	_, cs := gateway(t, u, mcp.ProxyOptions{Backend: &remote.Backend{C: b.agent}}, nil)
 
 	want, err := direct(t, u).ListTools(testCtx(t), nil)
 	if err != nil {
@@ -51,7 +52,7 @@ func TestProxyAutoApproved(t *testing.T) {
 	t.Parallel()
 	b := setup(t)
 	u := newUpstream()
-	_, cs := gateway(t, u, mcp.ProxyOptions{Backend: &mcp.ClientBackend{C: b.agent}}, nil)
+	_, cs := gateway(t, u, mcp.ProxyOptions{Backend: &remote.Backend{C: b.agent}}, nil)
 
 	args := map[string]any{"path": "a.txt"}
 	got := call(t, cs, "read_thing", args)
@@ -107,7 +108,7 @@ func TestProxyWaitsForAPerson(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			u := newUpstream()
 			progress := newProgressLog()
-			_, cs := gateway(t, u, mcp.ProxyOptions{Backend: &mcp.ClientBackend{C: b.agent}, Heartbeat: 20 * time.Millisecond},
+			_, cs := gateway(t, u, mcp.ProxyOptions{Backend: &remote.Backend{C: b.agent}, Heartbeat: 20 * time.Millisecond},
 				&sdk.ClientOptions{ProgressNotificationHandler: progress.handler})
 			pending := b.watchPending(t, "mcp.test.write_thing")
 			done := make(chan *sdk.CallToolResult, 1)
@@ -159,12 +160,12 @@ func TestProxyRefusals(t *testing.T) {
 		tool     string
 		wantText string
 	}{
-		{"policy denies", mcp.ProxyOptions{Backend: &mcp.ClientBackend{C: b.agent}}, "forbidden", "AgentGate: denied by policy"},
-		{"nobody decides in time", mcp.ProxyOptions{Backend: &mcp.ClientBackend{C: b.agent}, MaxWait: 200 * time.Millisecond},
+		{"policy denies", mcp.ProxyOptions{Backend: &remote.Backend{C: b.agent}}, "forbidden", "AgentGate: denied by policy"},
+		{"nobody decides in time", mcp.ProxyOptions{Backend: &remote.Backend{C: b.agent}, MaxWait: 200 * time.Millisecond},
 			"write_thing", "AgentGate: no decision on write_thing within 200ms; the call was not executed"},
-		{"AgentGate unreachable", mcp.ProxyOptions{Backend: &mcp.ClientBackend{C: unreachable}},
+		{"AgentGate unreachable", mcp.ProxyOptions{Backend: &remote.Backend{C: unreachable}},
 			"write_thing", "AgentGate could not be asked for approval"},
-		{"revoked key, even with fail-open", mcp.ProxyOptions{Backend: &mcp.ClientBackend{C: newClient(t, b.srv.URL, "agk_"+strings.Repeat("B", 43))}, FailOpen: true},
+		{"revoked key, even with fail-open", mcp.ProxyOptions{Backend: &remote.Backend{C: newClient(t, b.srv.URL, "agk_"+strings.Repeat("B", 43))}, FailOpen: true},
 			"write_thing", "AgentGate could not be asked for approval (AgentGate answered 401"},
 	}
 	for _, tc := range cases {
@@ -212,7 +213,7 @@ func TestProxyForwardsApprovedParams(t *testing.T) {
 	t.Parallel()
 	fake := fakeAgentGate(t, `{"path":"safe/b.txt","content":"edited"}`)
 	u := newUpstream()
-	_, cs := gateway(t, u, mcp.ProxyOptions{Backend: &mcp.ClientBackend{C: newClient(t, fake.URL, "agk_"+strings.Repeat("A", 43))}}, nil)
+	_, cs := gateway(t, u, mcp.ProxyOptions{Backend: &remote.Backend{C: newClient(t, fake.URL, "agk_"+strings.Repeat("A", 43))}}, nil)
 	res := call(t, cs, "write_thing", map[string]any{"path": "b.txt", "content": "asked"})
 	if res.IsError || text(res) != "wrote 6 bytes to safe/b.txt" {
 		t.Errorf("isError=%v text=%q", res.IsError, text(res))
@@ -303,7 +304,7 @@ func TestProxyPassesResourcesAndPrompts(t *testing.T) {
 	t.Parallel()
 	b := setup(t)
 	u := newUpstream()
-	_, cs := gateway(t, u, mcp.ProxyOptions{Backend: &mcp.ClientBackend{C: b.agent}}, nil)
+	_, cs := gateway(t, u, mcp.ProxyOptions{Backend: &remote.Backend{C: b.agent}}, nil)
 	ctx := testCtx(t)
 	rs, err := cs.ListResources(ctx, nil)
 	if err != nil || len(rs.Resources) != 1 || rs.Resources[0].URI != "test://readme" {
@@ -328,7 +329,7 @@ func TestProxyFollowsToolListChanges(t *testing.T) {
 	b := setup(t)
 	u := newUpstream()
 	changed := make(chan struct{}, 10)
-	_, cs := gateway(t, u, mcp.ProxyOptions{Backend: &mcp.ClientBackend{C: b.agent}},
+	_, cs := gateway(t, u, mcp.ProxyOptions{Backend: &remote.Backend{C: b.agent}},
 		&sdk.ClientOptions{ToolListChangedHandler: func(context.Context, *sdk.ToolListChangedRequest) { changed <- struct{}{} }})
 	names := func() map[string]bool {
 		res, err := cs.ListTools(testCtx(t), nil)
@@ -364,7 +365,7 @@ func TestProxyRelaysUpstreamProgress(t *testing.T) {
 	b := setup(t)
 	u := newUpstream()
 	progress := newProgressLog()
-	_, cs := gateway(t, u, mcp.ProxyOptions{Backend: &mcp.ClientBackend{C: b.agent}},
+	_, cs := gateway(t, u, mcp.ProxyOptions{Backend: &remote.Backend{C: b.agent}},
 		&sdk.ClientOptions{ProgressNotificationHandler: progress.handler})
 	u.release = make(chan struct{})
 	params := &sdk.CallToolParams{Name: "slow", Arguments: map[string]any{}}

@@ -12,6 +12,7 @@ import (
 
 	"github.com/agentgate/agentgate/internal/auth"
 	"github.com/agentgate/agentgate/internal/mcp"
+	"github.com/agentgate/agentgate/internal/mcp/remote"
 )
 
 // backends runs f against both implementations of mcp.Backend: the HTTP API
@@ -19,7 +20,7 @@ import (
 func backends(t *testing.T, f func(t *testing.T, b *bundle, backend mcp.Backend)) {
 	t.Helper()
 	b := setup(t)
-	t.Run("client", func(t *testing.T) { f(t, b, &mcp.ClientBackend{C: b.agent}) })
+	t.Run("client", func(t *testing.T) { f(t, b, &remote.Backend{C: b.agent}) })
 	t.Run("service", func(t *testing.T) {
 		f(t, b, &mcp.ServiceBackend{Approvals: b.srv.App.Approvals, Principal: b.principal})
 	})
@@ -27,7 +28,7 @@ func backends(t *testing.T, f func(t *testing.T, b *bundle, backend mcp.Backend)
 
 func TestToolsList(t *testing.T) {
 	t.Parallel()
-	cs := connect(t, mcp.NewServer(&mcp.ClientBackend{}, nil), nil)
+	cs := connect(t, mcp.NewServer(&remote.Backend{}, nil), nil)
 	res, err := cs.ListTools(testCtx(t), nil)
 	if err != nil {
 		t.Fatal(err)
@@ -213,7 +214,7 @@ func TestToolsCheckAndList(t *testing.T) {
 
 func TestToolsBadInput(t *testing.T) {
 	t.Parallel()
-	cs := connect(t, mcp.NewServer(&mcp.ClientBackend{}, nil), nil)
+	cs := connect(t, mcp.NewServer(&remote.Backend{}, nil), nil)
 	for _, tc := range []struct {
 		tool string
 		args map[string]any
@@ -265,7 +266,7 @@ func TestServiceBackendScopes(t *testing.T) {
 func TestToolsUnavailable(t *testing.T) {
 	t.Parallel()
 	c := newClient(t, "http://127.0.0.1:1", "agk_"+strings.Repeat("A", 43))
-	cs := connect(t, mcp.NewServer(&mcp.ClientBackend{C: c}, nil), nil)
+	cs := connect(t, mcp.NewServer(&remote.Backend{C: c}, nil), nil)
 	res := call(t, cs, mcp.ToolRequestApproval, map[string]any{"action": "x"})
 	if !res.IsError || !strings.Contains(text(res), "do not act") {
 		t.Errorf("isError=%v text=%q", res.IsError, text(res))

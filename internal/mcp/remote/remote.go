@@ -1,4 +1,9 @@
-package mcp
+// Package remote is the MCP tools' and gateway's Backend on AgentGate's
+// HTTP API, through the public Go SDK: what `agentgate mcp` and
+// `agentgate mcp proxy` use. (It is its own package because the server,
+// which serves /mcp with the in-process backend, must not import the SDK:
+// the SDK's tests run the server.)
+package remote
 
 import (
 	"context"
@@ -7,17 +12,18 @@ import (
 	"time"
 
 	"github.com/agentgate/agentgate/client"
+	"github.com/agentgate/agentgate/internal/mcp"
 )
 
-// ClientBackend is a Backend on AgentGate's HTTP API, through the Go SDK.
-type ClientBackend struct {
+// Backend is an mcp.Backend on AgentGate's HTTP API.
+type Backend struct {
 	C *client.Client
 }
 
-var _ Backend = (*ClientBackend)(nil)
+var _ mcp.Backend = (*Backend)(nil)
 
-// Request implements Backend.
-func (b *ClientBackend) Request(ctx context.Context, in Ask) (*Request, error) {
+// Request implements mcp.Backend.
+func (b *Backend) Request(ctx context.Context, in mcp.Ask) (*mcp.Request, error) {
 	in2 := client.RequestInput{Action: in.Action, Urgency: client.Urgency(in.Urgency)}
 	// A nil json.RawMessage inside an interface is not nil: pass nil itself.
 	if len(in.Params) > 0 {
@@ -33,8 +39,8 @@ func (b *ClientBackend) Request(ctx context.Context, in Ask) (*Request, error) {
 	return fromClient(r), nil
 }
 
-// Get implements Backend.
-func (b *ClientBackend) Get(ctx context.Context, id string) (*Request, error) {
+// Get implements mcp.Backend.
+func (b *Backend) Get(ctx context.Context, id string) (*mcp.Request, error) {
 	r, err := b.C.Get(ctx, id)
 	if err != nil {
 		return nil, clientError(err)
@@ -42,22 +48,22 @@ func (b *ClientBackend) Get(ctx context.Context, id string) (*Request, error) {
 	return fromClient(r), nil
 }
 
-// List implements Backend.
-func (b *ClientBackend) List(ctx context.Context, status string, limit int) ([]*Request, int64, error) {
+// List implements mcp.Backend.
+func (b *Backend) List(ctx context.Context, status string, limit int) ([]*mcp.Request, int64, error) {
 	page, err := b.C.ListPage(ctx, client.ListOptions{Status: client.Status(status), Limit: limit})
 	if err != nil {
 		return nil, 0, clientError(err)
 	}
-	out := make([]*Request, len(page.Requests))
+	out := make([]*mcp.Request, len(page.Requests))
 	for i, r := range page.Requests {
 		out[i] = fromClient(r)
 	}
 	return out, page.Page.Total, nil
 }
 
-// Wait implements Backend with the SDK's long-poll, which rides out
+// Wait implements mcp.Backend with the SDK's long-poll, which rides out
 // dropped connections and restarts until d has passed.
-func (b *ClientBackend) Wait(ctx context.Context, id string, d time.Duration) (*Request, error) {
+func (b *Backend) Wait(ctx context.Context, id string, d time.Duration) (*mcp.Request, error) {
 	if d <= 0 {
 		return b.Get(ctx, id)
 	}
@@ -79,7 +85,7 @@ func (b *ClientBackend) Wait(ctx context.Context, id string, d time.Duration) (*
 	return nil, clientError(err)
 }
 
-// clientError sorts an SDK error into the Backend's classes.
+// clientError sorts an SDK error into mcp.Backend's error classes.
 func clientError(err error) error {
 	if err == nil || errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
 		return err
@@ -87,28 +93,28 @@ func clientError(err error) error {
 	var class error
 	switch {
 	case errors.Is(err, client.ErrUnreachable), errors.Is(err, client.ErrUnavailable):
-		class = ErrUnavailable
+		class = mcp.ErrUnavailable
 	case errors.Is(err, client.ErrNotFound):
-		class = ErrNotFound
+		class = mcp.ErrNotFound
 	case errors.Is(err, client.ErrUnauthorized), errors.Is(err, client.ErrForbidden):
-		class = ErrForbidden
+		class = mcp.ErrForbidden
 	case errors.Is(err, client.ErrInvalid):
-		class = ErrInvalid
+		class = mcp.ErrInvalid
 	}
 	if apiErr, ok := errors.AsType[*client.APIError](err); ok {
 		if class == nil && apiErr.StatusCode >= 500 {
-			class = ErrUnavailable
+			class = mcp.ErrUnavailable
 		}
 		// The server's own message, without the SDK's method and path.
 		if apiErr.Message != "" {
-			return &classedError{class: class, msg: fmt.Sprintf("AgentGate answered %d: %s", apiErr.StatusCode, apiErr.Message), cause: err}
+			return mcp.NewError(class, fmt.Sprintf("AgentGate answered %d: %s", apiErr.StatusCode, apiErr.Message), err)
 		}
 	}
-	return &classedError{class: class, msg: err.Error(), cause: err}
+	return mcp.NewError(class, err.Error(), err)
 }
 
-func fromClient(r *client.Request) *Request {
-	return &Request{
+func fromClient(r *client.Request) *mcp.Request {
+	return &mcp.Request{
 		ID:             r.ID,
 		Action:         r.Action,
 		Status:         string(r.Status),
