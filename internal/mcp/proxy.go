@@ -127,7 +127,6 @@ func NewProxy(ctx context.Context, upstream sdk.Transport, o ProxyOptions) (*Pro
 		ResourceListChangedHandler:  func(ctx context.Context, _ *sdk.ResourceListChangedRequest) { p.resync(p.syncResources) },
 		PromptListChangedHandler:    func(ctx context.Context, _ *sdk.PromptListChangedRequest) { p.resync(p.syncPrompts) },
 		ProgressNotificationHandler: p.forwardProgress,
-		LoggingMessageHandler:       p.forwardLog,
 	})
 	up, err := cl.Connect(ctx, upstream, nil)
 	if err != nil {
@@ -382,13 +381,6 @@ func (p *Proxy) readResource(ctx context.Context, req *sdk.ReadResourceRequest) 
 
 func (p *Proxy) getPrompt(ctx context.Context, req *sdk.GetPromptRequest) (*sdk.GetPromptResult, error) {
 	return p.up.GetPrompt(ctx, req.Params)
-}
-
-// forwardLog relays the upstream's log messages to the gateway's clients.
-func (p *Proxy) forwardLog(ctx context.Context, req *sdk.LoggingMessageRequest) {
-	for ss := range p.srv.Sessions() {
-		_ = ss.Log(ctx, req.Params)
-	}
 }
 
 // forwardProgress relays the upstream's progress on a forwarded call to

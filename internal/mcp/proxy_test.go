@@ -401,3 +401,45 @@ func TestProxyName(t *testing.T) {
 		}
 	}
 }
+
+func TestProxyPassesCompletions(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	u := newUpstream()
+	_, cs := gateway(t, u, mcp.ProxyOptions{Backend: &remote.Backend{C: b.agent}}, nil)
+	ctx := testCtx(t)
+	res, err := cs.Complete(ctx, &sdk.CompleteParams{Ref: &sdk.CompleteReference{Type: "ref/prompt", Name: "greet"},
+		Argument: sdk.CompleteParamsArgument{Name: "who", Value: "wor"}})
+	if err != nil || len(res.Completion.Values) != 1 || res.Completion.Values[0] != "wor-done" {
+		t.Errorf("complete = %+v, %v", res, err)
+	}
+}
+
+// TestProxyEndsWithUpstream: when the upstream server goes away, Run
+// returns, so the command exits instead of serving a dead gateway.
+func TestProxyEndsWithUpstream(t *testing.T) {
+	t.Parallel()
+	u := newUpstream()
+	ct, st := sdk.NewInMemoryTransports()
+	ss, err := u.srv.Connect(context.Background(), st, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := mcp.NewProxy(testCtx(t), ct, mcp.ProxyOptions{Name: "test", Backend: &fakeBackend{}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.Close()
+	down, _ := sdk.NewInMemoryTransports()
+	done := make(chan error, 1)
+	go func() { done <- p.Run(testCtx(t), down) }()
+	ss.Close()
+	select {
+	case err := <-done:
+		if err == nil || !strings.Contains(err.Error(), "upstream MCP server closed") {
+			t.Errorf("Run = %v", err)
+		}
+	case <-testCtx(t).Done():
+		t.Fatal("Run did not return when the upstream went away")
+	}
+}

@@ -3,6 +3,7 @@ package mcp_test
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"slices"
 	"strings"
 	"testing"
@@ -270,5 +271,32 @@ func TestToolsUnavailable(t *testing.T) {
 	res := call(t, cs, mcp.ToolRequestApproval, map[string]any{"action": "x"})
 	if !res.IsError || !strings.Contains(text(res), "do not act") {
 		t.Errorf("isError=%v text=%q", res.IsError, text(res))
+	}
+}
+
+// TestToolsHeartbeatAsLog: without a progress token, a waiting call's
+// heartbeats are info log messages, for clients that asked for logs.
+func TestToolsHeartbeatAsLog(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	logs := make(chan *sdk.LoggingMessageParams, 100)
+	cs := connect(t, mcp.NewServer(&remote.Backend{C: b.agent}, &mcp.ServerOptions{Heartbeat: 20 * time.Millisecond}),
+		&sdk.ClientOptions{LoggingMessageHandler: func(_ context.Context, req *sdk.LoggingMessageRequest) { logs <- req.Params }})
+	// The client asks for logs the 2026-07-28 way: a level in the call's _meta.
+	res, err := cs.CallTool(testCtx(t), &sdk.CallToolParams{Name: mcp.ToolRequestApproval,
+		Arguments: map[string]any{"action": "deploy.logs", "wait_seconds": 1},
+		Meta:      sdk.Meta{sdk.MetaKeyLogLevel: "info"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out mcp.RequestResult
+	structured(t, res, &out)
+	select {
+	case l := <-logs:
+		if l.Level != "info" || !strings.Contains(fmt.Sprint(l.Data), "waiting for a decision on "+out.ID) {
+			t.Errorf("log = %+v", l)
+		}
+	case <-testCtx(t).Done():
+		t.Fatal("no heartbeat log arrived during a 1s wait")
 	}
 }

@@ -48,7 +48,10 @@ type writeOut struct {
 func newUpstream() *upstream {
 	u := &upstream{}
 	u.srv = sdk.NewServer(&sdk.Implementation{Name: "test-upstream", Title: "Test upstream", Version: "0.0.1"},
-		&sdk.ServerOptions{Instructions: "use read_thing to read"})
+		&sdk.ServerOptions{Instructions: "use read_thing to read",
+			CompletionHandler: func(ctx context.Context, req *sdk.CompleteRequest) (*sdk.CompleteResult, error) {
+				return &sdk.CompleteResult{Completion: sdk.CompletionResultDetails{Values: []string{req.Params.Argument.Value + "-done"}}}, nil
+			}})
 	sdk.AddTool(u.srv, &sdk.Tool{Name: "read_thing", Description: "Read a thing.",
 		Annotations: &sdk.ToolAnnotations{ReadOnlyHint: true, Title: "Read"}},
 		func(ctx context.Context, req *sdk.CallToolRequest, in pathArgs) (*sdk.CallToolResult, any, error) {
