@@ -16,25 +16,35 @@ import (
 // look at requests.
 type ServiceBackend struct {
 	Approvals *approval.Service
+	// Principal acts; nil means the principal in each call's context
+	// (auth.FromContext), as httpapi's authentication put it there. With
+	// neither, every call is refused.
 	Principal *auth.Principal
+}
+
+func (b *ServiceBackend) principal(ctx context.Context) *auth.Principal {
+	if b.Principal != nil {
+		return b.Principal
+	}
+	return auth.FromContext(ctx)
 }
 
 var _ Backend = (*ServiceBackend)(nil)
 
 // Request implements Backend.
 func (b *ServiceBackend) Request(ctx context.Context, in Ask) (*Request, error) {
-	if err := b.require(auth.ScopeRequestCreate); err != nil {
+	p, err := b.require(ctx, auth.ScopeRequestCreate)
+	if err != nil {
 		return nil, err
 	}
 	ci := approval.CreateInput{Action: in.Action, Urgency: approval.Urgency(in.Urgency)}
-	var err error
 	if ci.Params, ci.RawParams, err = decodeObject("params", in.Params); err != nil {
 		return nil, err
 	}
 	if ci.Context, ci.RawContext, err = decodeObject("context", in.Context); err != nil {
 		return nil, err
 	}
-	r, _, err := b.Approvals.Create(ctx, b.Principal.Actor("mcp", approval.ActorAgent), ci)
+	r, _, err := b.Approvals.Create(ctx, p.Actor("mcp", approval.ActorAgent), ci)
 	if err != nil {
 		return nil, serviceError(err)
 	}
@@ -43,7 +53,7 @@ func (b *ServiceBackend) Request(ctx context.Context, in Ask) (*Request, error) 
 
 // Get implements Backend.
 func (b *ServiceBackend) Get(ctx context.Context, id string) (*Request, error) {
-	if err := b.require(auth.ScopeRequestRead); err != nil {
+	if _, err := b.require(ctx, auth.ScopeRequestRead); err != nil {
 		return nil, err
 	}
 	r, err := b.Approvals.Get(ctx, id)
@@ -55,7 +65,7 @@ func (b *ServiceBackend) Get(ctx context.Context, id string) (*Request, error) {
 
 // List implements Backend.
 func (b *ServiceBackend) List(ctx context.Context, status string, limit int) ([]*Request, int64, error) {
-	if err := b.require(auth.ScopeRequestRead); err != nil {
+	if _, err := b.require(ctx, auth.ScopeRequestRead); err != nil {
 		return nil, 0, err
 	}
 	rs, total, err := b.Approvals.List(ctx, approval.RequestFilter{Status: approval.Status(status), Limit: limit})
@@ -72,7 +82,7 @@ func (b *ServiceBackend) List(ctx context.Context, status string, limit int) ([]
 // Wait implements Backend on the service's Wait, which wakes on the
 // event bus the moment the request is decided (on any replica).
 func (b *ServiceBackend) Wait(ctx context.Context, id string, d time.Duration) (*Request, error) {
-	if err := b.require(auth.ScopeRequestRead); err != nil {
+	if _, err := b.require(ctx, auth.ScopeRequestRead); err != nil {
 		return nil, err
 	}
 	wctx, cancel := context.WithTimeout(ctx, d)
@@ -87,11 +97,12 @@ func (b *ServiceBackend) Wait(ctx context.Context, id string, d time.Duration) (
 	return fromService(r), nil
 }
 
-func (b *ServiceBackend) require(s auth.Scope) error {
-	if b.Principal == nil || !b.Principal.Has(s) {
-		return newError(ErrForbidden, fmt.Sprintf("this API key lacks the %q scope", s))
+func (b *ServiceBackend) require(ctx context.Context, s auth.Scope) (*auth.Principal, error) {
+	p := b.principal(ctx)
+	if p == nil || !p.Has(s) {
+		return nil, newError(ErrForbidden, fmt.Sprintf("this API key lacks the %q scope", s))
 	}
-	return nil
+	return p, nil
 }
 
 func decodeObject(name string, raw json.RawMessage) (map[string]any, json.RawMessage, error) {

@@ -47,10 +47,12 @@ func Routes(svc *approval.Service, o HTTPOptions) []httpapi.Route {
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.DiscardHandler)
 	}
-	opts := &ServerOptions{Version: o.Version, Logger: o.Logger, Heartbeat: o.Heartbeat, SchemaCache: sdk.NewSchemaCache()}
-	h := sdk.NewStreamableHTTPHandler(func(r *http.Request) *sdk.Server {
-		return NewServer(&ServiceBackend{Approvals: svc, Principal: auth.FromContext(r.Context())}, opts)
-	}, &sdk.StreamableHTTPOptions{
+	// One server for every request: the tools act as the principal that
+	// the API's authentication put in the request's context, which the SDK
+	// hands on to the tool handlers (building a server per request would
+	// re-derive every schema, about a millisecond).
+	srv := NewServer(&ServiceBackend{Approvals: svc}, &ServerOptions{Version: o.Version, Logger: o.Logger, Heartbeat: o.Heartbeat})
+	h := sdk.NewStreamableHTTPHandler(func(*http.Request) *sdk.Server { return srv }, &sdk.StreamableHTTPOptions{
 		Stateless:                    true,
 		DisableLocalhostProtection:   true,
 		MaxRequestBodyBytes:          o.MaxBodyBytes,

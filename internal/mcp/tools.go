@@ -50,9 +50,6 @@ type ServerOptions struct {
 	Version string
 	// Logger receives backend failures. Defaults to discarding.
 	Logger *slog.Logger
-	// SchemaCache, when set, saves re-deriving the tools' schemas for
-	// every server (the HTTP endpoint builds one per request).
-	SchemaCache *sdk.SchemaCache
 }
 
 func (o *ServerOptions) withDefaults() ServerOptions {
@@ -99,7 +96,7 @@ You cannot approve or deny requests yourself.`
 func NewServer(b Backend, opts *ServerOptions) *sdk.Server {
 	o := opts.withDefaults()
 	s := sdk.NewServer(&sdk.Implementation{Name: "agentgate", Title: "AgentGate approvals", Version: o.Version},
-		&sdk.ServerOptions{Instructions: instructions, SchemaCache: o.SchemaCache, Logger: quiet(o.Logger)})
+		&sdk.ServerOptions{Instructions: instructions, Logger: quiet(o.Logger)})
 	t := &tools{b: b, o: o}
 	sdk.AddTool(s, &sdk.Tool{
 		Name:  ToolRequestApproval,

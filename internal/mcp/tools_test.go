@@ -249,6 +249,12 @@ func TestServiceBackendScopes(t *testing.T) {
 	if out.Status != mcp.StatusApproved {
 		t.Fatalf("request_approval = %+v", out)
 	}
+	// Without any principal (none given, none in the context) nothing is allowed.
+	anon := connect(t, mcp.NewServer(&mcp.ServiceBackend{Approvals: b.srv.App.Approvals}, nil), nil)
+	if res := call(t, anon, mcp.ToolRequestApproval, map[string]any{"action": "auto.ok"}); !res.IsError ||
+		!strings.Contains(text(res), `lacks the "request:create" scope`) {
+		t.Errorf("no principal: isError=%v text=%q", res.IsError, text(res))
+	}
 	for _, tc := range []struct {
 		tool string
 		args map[string]any
