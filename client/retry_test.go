@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -34,6 +35,7 @@ type recorded struct {
 	route  string
 	header http.Header
 	query  string
+	body   string
 }
 
 func newFake(t *testing.T, scripts map[string][]answer) (*fake, *httptest.Server) {
@@ -46,8 +48,9 @@ func newFake(t *testing.T, scripts map[string][]answer) (*fake, *httptest.Server
 
 func (f *fake) serve(w http.ResponseWriter, r *http.Request) {
 	route := r.Method + " " + r.URL.Path
+	body, _ := io.ReadAll(r.Body)
 	f.mu.Lock()
-	f.calls = append(f.calls, recorded{route: route, header: r.Header.Clone(), query: r.URL.RawQuery})
+	f.calls = append(f.calls, recorded{route: route, header: r.Header.Clone(), query: r.URL.RawQuery, body: string(body)})
 	script := f.scripts[route]
 	var a answer
 	switch len(script) {
@@ -91,6 +94,15 @@ func (f *fake) callsTo(route string) []recorded {
 		if c.route == route {
 			out = append(out, c)
 		}
+	}
+	return out
+}
+
+// bodies returns the request bodies sent to route, in order.
+func (f *fake) bodies(route string) []string {
+	var out []string
+	for _, c := range f.callsTo(route) {
+		out = append(out, c.body)
 	}
 	return out
 }

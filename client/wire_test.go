@@ -29,8 +29,10 @@ func TestWireShapes(t *testing.T) {
 		ExpiresAt: now.Add(time.Hour),
 		PolicyDecision: approval.PolicyDecision{Decision: "route_to_human", PolicyID: "pol_1", PolicyName: "p",
 			RuleIndex: &ruleIndex, Reason: "matched", Approvers: []string{"alice"}, Channels: []string{"slack"},
-			RequireReason: true, OnTimeout: "deny"},
+			RequireReason: true, OnTimeout: "deny", Approvals: &policy.Quorum{Required: 2, From: []string{"group:sre"}},
+			Escalate: []policy.Escalation{{After: policy.Duration(time.Minute), To: []string{"slack:#oncall"}}}},
 		AgentID: "key_1", AgentName: "agent",
+		ApprovedParams: json.RawMessage(`{"n":1}`), ApprovalVotes: 1, EscalationLevel: 1, GrantID: "grt_1",
 	}
 	rl := 10
 	seq := int64(7)
@@ -51,7 +53,9 @@ func TestWireShapes(t *testing.T) {
 		{"policy", wire.ToPolicy(&approval.StoredPolicy{Policy: policy.Policy{ID: "pol_1", Name: "p", Priority: 3, Enabled: true,
 			Scope: "per_agent", AgentIDs: []string{"key_1"}, ToolIDs: []string{"deploy"}, Rules: []policy.Rule{{
 				Match: map[string]any{"action": "deploy"}, When: "true", Decision: policy.RouteToHuman, Approvers: []string{"a"},
-				Channels: []string{"email"}, RequireReason: true, Timeout: policy.Duration(90 * time.Second), OnTimeout: "deny"}}},
+				Channels: []string{"email"}, RequireReason: true, Timeout: policy.Duration(90 * time.Second), OnTimeout: "deny",
+				Approvals: &policy.Quorum{Required: 2, From: []string{"a", "b"}},
+				Escalate:  []policy.Escalation{{After: policy.Duration(time.Hour), To: []string{"email:lead@example.com"}}}}}},
 			Source: "api", CreatedAt: now, UpdatedAt: now}), &Policy{}},
 	}
 	for _, tc := range cases {

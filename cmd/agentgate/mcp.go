@@ -39,11 +39,13 @@ func (r *mcpRemote) client(log *slog.Logger) (*client.Client, error) {
 	url := firstNonEmpty(r.url, os.Getenv("AGENTGATE_URL"), "http://localhost:3000")
 	key := firstNonEmpty(r.key, os.Getenv("AGENTGATE_API_KEY"))
 	if key == "" {
-		return nil, &exitError{code: 2, msg: "an API key is required: set AGENTGATE_API_KEY (or --api-key)"}
+		// Deliberately not the CLI's config file: that usually holds a
+		// person's key, and an agent must get its own key explicitly.
+		return nil, &exitError{code: codeError, msg: "an API key is required: set AGENTGATE_API_KEY (or --api-key) to the agent's own key"}
 	}
 	c, err := client.New(url, key, client.WithUserAgent("agentgate-mcp/"+app.Version), client.WithLogger(log))
 	if err != nil {
-		return nil, &exitError{code: 2, msg: err.Error()}
+		return nil, &exitError{code: codeError, msg: err.Error()}
 	}
 	return c, nil
 }
@@ -154,13 +156,13 @@ The child process does not inherit AGENTGATE_API_KEY.`,
 			dash := cmd.ArgsLenAtDash()
 			switch {
 			case name == "":
-				return &exitError{code: 2, msg: "--name is required (it names the actions: mcp.NAME.TOOL)"}
+				return &exitError{code: codeUsage, msg: "--name is required (it names the actions: mcp.NAME.TOOL)"}
 			case upstream != "" && len(args) > 0:
-				return &exitError{code: 2, msg: "give either --upstream URL or a command after --, not both"}
+				return &exitError{code: codeUsage, msg: "give either --upstream URL or a command after --, not both"}
 			case upstream == "" && len(args) == 0:
-				return &exitError{code: 2, msg: "give the MCP server to put behind approval: a command after --, or --upstream URL"}
+				return &exitError{code: codeUsage, msg: "give the MCP server to put behind approval: a command after --, or --upstream URL"}
 			case len(args) > 0 && dash != 0:
-				return &exitError{code: 2, msg: "put the MCP server's command after --, e.g. agentgate mcp proxy --name fs -- npx -y @modelcontextprotocol/server-filesystem /data"}
+				return &exitError{code: codeUsage, msg: "put the MCP server's command after --, e.g. agentgate mcp proxy --name fs -- npx -y @modelcontextprotocol/server-filesystem /data"}
 			}
 			hdr, err := parseHeaders(headers)
 			if err != nil {
@@ -222,7 +224,7 @@ func parseHeaders(hs []string) (http.Header, error) {
 	for _, v := range hs {
 		k, val, ok := strings.Cut(v, ":")
 		if !ok || strings.TrimSpace(k) == "" {
-			return nil, &exitError{code: 2, msg: fmt.Sprintf("--header %q: want \"Name: value\"", v)}
+			return nil, &exitError{code: codeUsage, msg: fmt.Sprintf("--header %q: want \"Name: value\"", v)}
 		}
 		h.Add(strings.TrimSpace(k), strings.TrimSpace(val))
 	}

@@ -241,20 +241,21 @@ func TestMCPProxyRemoteUpstream(t *testing.T) {
 func TestMCPProxyUsage(t *testing.T) {
 	for _, tc := range []struct {
 		args []string
+		code int
 		want string
 	}{
-		{[]string{"mcp", "proxy", "--", "cat"}, "--name is required"},
-		{[]string{"mcp", "proxy", "--name", "x"}, "give the MCP server to put behind approval"},
-		{[]string{"mcp", "proxy", "--name", "x", "--upstream", "http://a", "--", "cat"}, "not both"},
-		{[]string{"mcp", "proxy", "--name", "x", "cat"}, "put the MCP server's command after --"},
-		{[]string{"mcp", "proxy", "--name", "x", "--upstream", "http://a", "--header", "nocolon"}, `want "Name: value"`},
-		{[]string{"mcp"}, "an API key is required"},
+		{[]string{"mcp", "proxy", "--", "cat"}, 2, "--name is required"},
+		{[]string{"mcp", "proxy", "--name", "x"}, 2, "give the MCP server to put behind approval"},
+		{[]string{"mcp", "proxy", "--name", "x", "--upstream", "http://a", "--", "cat"}, 2, "not both"},
+		{[]string{"mcp", "proxy", "--name", "x", "cat"}, 2, "put the MCP server's command after --"},
+		{[]string{"mcp", "proxy", "--name", "x", "--upstream", "http://a", "--header", "nocolon"}, 2, `want "Name: value"`},
+		{[]string{"mcp"}, 1, "an API key is required"},
 	} {
 		cmd := exec.Command(binPath, tc.args...)
 		cmd.Env = append(os.Environ(), "AGENTGATE_API_KEY=")
 		out, err := cmd.CombinedOutput()
-		if ee, ok := err.(*exec.ExitError); !ok || ee.ExitCode() != 2 || !strings.Contains(string(out), tc.want) {
-			t.Errorf("agentgate %v: %v\n%s\nwant exit 2 and %q", tc.args, err, out, tc.want)
+		if ee, ok := err.(*exec.ExitError); !ok || ee.ExitCode() != tc.code || !strings.Contains(string(out), tc.want) {
+			t.Errorf("agentgate %v: %v\n%s\nwant exit %d and %q", tc.args, err, out, tc.code, tc.want)
 		}
 	}
 }

@@ -26,5 +26,6 @@ Then, with the admin key it prints:
 		SilenceErrors: true,
 	}
 	root.AddCommand(newServerCmd(), newMigrateCmd(), newBootstrapCmd(), newBackupCmd(), newHealthCmd(), newVersionCmd(), newMCPCmd())
+	addClientCommands(root) // request, run, list, approve, ... (cli.go)
 	return root
 }

@@ -29,6 +29,7 @@ import (
 	"github.com/agentgate/agentgate/internal/metrics"
 	"github.com/agentgate/agentgate/internal/policy"
 	"github.com/agentgate/agentgate/internal/store"
+	"github.com/agentgate/agentgate/internal/webhook"
 )
 
 // Version is set at build time with -ldflags "-X github.com/agentgate/agentgate/internal/app.Version=v1.2.3".
@@ -45,6 +46,7 @@ type App struct {
 	Hub       *events.Hub
 	Jobs      *jobs.Runner
 	API       *httpapi.Server
+	Webhooks  *webhook.Service
 
 	pgBus *events.Postgres
 	out   io.Writer // where the first admin key is printed
@@ -120,6 +122,13 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger, out io.Write
 	} else {
 		opts.Publisher = events.NewLocal(a.Hub)
 	}
+	// Webhooks: the service fans events out to deliveries when the sealer
+	// hands it committed audit events (the audit trail is the outbox) and
+	// owns the delivery worker.
+	if a.Webhooks, err = newWebhooks(cfg, st, log); err != nil {
+		st.Close()
+		return nil, err
+	}
 	a.Approvals = approval.NewService(st, approval.Config{DefaultTimeout: cfg.DefaultTimeout}, opts)
 
 	if cfg.PolicyFile != "" {
@@ -131,16 +140,27 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger, out io.Write
 
 	workers := river.NewWorkers()
 	river.AddWorker(workers, &jobs.ExpireWorker{Approvals: a.Approvals})
-	river.AddWorker(workers, &jobs.SealWorker{Approvals: a.Approvals})
+	river.AddWorker(workers, &jobs.EscalateWorker{Approvals: a.Approvals})
+	river.AddWorker(workers, a.Webhooks.Worker())
 	a.Jobs, err = jobs.New(st, jobs.Options{
 		Workers:    workers,
-		Periodic:   []*river.PeriodicJob{jobs.ExpirySweep(cfg.ExpirySweep), jobs.AuditSealer(cfg.AuditSealInterval)},
+		Periodic:   []*river.PeriodicJob{jobs.ExpirySweep(cfg.ExpirySweep)},
 		MaxWorkers: cfg.JobWorkers,
+		Queues:     map[string]int{webhook.QueueName: cfg.WebhookWorkers},
 		Logger:     log,
 	})
 	if err != nil {
 		st.Close()
 		return nil, err
+	}
+	a.Approvals.AddHook(jobs.EscalationScheduler{Runner: a.Jobs})
+	a.Webhooks.SetQueue(a.Jobs)
+	a.Approvals.AddSealHook(a.Webhooks)
+	if n, err := a.Webhooks.EncryptPlaintextSecrets(ctx); err != nil {
+		st.Close()
+		return nil, err
+	} else if n > 0 {
+		log.Info("encrypted webhook secrets stored before AGENTGATE_ENCRYPTION_KEY was set", "count", n)
 	}
 	a.API = httpapi.New(httpapi.Config{
 		MaxBodyBytes:     cfg.MaxBodyBytes,
@@ -148,7 +168,7 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger, out io.Write
 		Version:          Version,
 		MaxWait:          cfg.MaxWait,
 		MaxStreamsPerKey: cfg.MaxStreams,
-	}, httpapi.Deps{Approvals: a.Approvals, Auth: a.Auth, Metrics: a.Metrics, Hub: a.Hub, Logger: log})
+	}, httpapi.Deps{Approvals: a.Approvals, Auth: a.Auth, Metrics: a.Metrics, Hub: a.Hub, Webhooks: a.Webhooks, Logger: log})
 	// MCP: the approval tools over streamable HTTP at /mcp.
 	for _, rt := range mcp.Routes(a.Approvals, mcp.HTTPOptions{MaxBodyBytes: cfg.MaxBodyBytes, Version: Version, Logger: log}) {
 		a.API.Handle(rt)
@@ -164,8 +184,12 @@ func (a *App) loadPolicyFile(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("AGENTGATE_POLICY_FILE: %w", err)
 	}
-	ps, err := policy.ParseFile(a.Config.PolicyFile, data)
+	doc, err := policy.ParseDocument(a.Config.PolicyFile, data)
 	if err != nil {
+		return fmt.Errorf("AGENTGATE_POLICY_FILE %s: %w", a.Config.PolicyFile, err)
+	}
+	ps := doc.Policies
+	if err := a.Approvals.SyncFileGroups(ctx, doc.Groups); err != nil {
 		return fmt.Errorf("AGENTGATE_POLICY_FILE %s: %w", a.Config.PolicyFile, err)
 	}
 	res, err := a.Approvals.SyncFilePolicies(ctx, ps)
@@ -175,6 +199,32 @@ func (a *App) loadPolicyFile(ctx context.Context) error {
 	a.Log.Info("policy file loaded", "file", a.Config.PolicyFile, "policies", len(ps),
 		"added", res.Added, "updated", res.Updated, "removed", res.Removed, "unchanged", res.Unchanged)
 	return nil
+}
+
+// newWebhooks builds the webhook service from the configuration.
+func newWebhooks(cfg *config.Config, st *store.Store, log *slog.Logger) (*webhook.Service, error) {
+	var key []byte
+	if cfg.EncryptionKey != "" {
+		var err error
+		if key, err = config.ParseKey(cfg.EncryptionKey); err != nil {
+			return nil, err
+		}
+	}
+	if cfg.WebhookAllowPrivate {
+		log.Warn("AGENTGATE_WEBHOOK_ALLOW_PRIVATE is on: webhooks may target loopback and private-network addresses " +
+			"(cloud metadata stays refused). This is for development and tests only; never enable it in production.")
+	}
+	if key == nil {
+		log.Info("AGENTGATE_ENCRYPTION_KEY is not set: webhook secrets are stored unencrypted")
+	}
+	return webhook.NewService(st, webhook.Config{
+		MaxAttempts:   cfg.WebhookMaxAttempts,
+		Timeout:       cfg.WebhookTimeout,
+		RetryBase:     cfg.WebhookRetryBase,
+		AllowPrivate:  cfg.WebhookAllowPrivate,
+		EncryptionKey: key,
+		Version:       Version,
+	}, webhook.Options{Logger: log})
 }
 
 // Close releases the database.
@@ -208,6 +258,9 @@ func (a *App) Serve(ctx context.Context, ln net.Listener) error {
 	if a.pgBus != nil {
 		wg.Go(func() { _ = a.pgBus.Run(bg) })
 	}
+	// The sealer adds committed audit events to the hash chain and runs
+	// the outbox hooks (webhook fan-out) on them.
+	wg.Go(func() { a.Approvals.RunSealer(bg, a.Config.AuditSealInterval, 20*time.Millisecond) })
 	if err := a.Jobs.Start(bg); err != nil {
 		stopBG()
 		return fmt.Errorf("start background jobs: %w", err)

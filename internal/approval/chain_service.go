@@ -33,9 +33,56 @@ func (s *Service) SealAudit(ctx context.Context, limit int) (int, error) {
 			prev = e.Hash
 		}
 		n = len(evs)
-		return tx.AuditChainAdvance(ctx, seq, prev)
+		if err := tx.AuditChainAdvance(ctx, seq, prev); err != nil {
+			return err
+		}
+		for _, h := range s.sealHooks {
+			if err := h.OnSealed(ctx, tx, evs); err != nil {
+				return fmt.Errorf("seal hook: %w", err)
+			}
+		}
+		return nil
 	})
 	return n, err
+}
+
+// SealBatch is how many events one sealing transaction takes at most.
+const SealBatch = 500
+
+// RunSealer seals new audit events until ctx ends: shortly after each
+// change of this process (debounced by settle, so bursts share one
+// transaction) and every interval in any case (changes made by other
+// processes, and a catch-up after a restart). Several processes may run
+// it: the chain head lock makes them take turns.
+func (s *Service) RunSealer(ctx context.Context, interval, settle time.Duration) {
+	tick := time.NewTicker(interval)
+	defer tick.Stop()
+	for {
+		for {
+			n, err := s.SealAudit(ctx, SealBatch)
+			if err != nil {
+				if ctx.Err() != nil {
+					return
+				}
+				s.log.Error("sealing audit events failed; retrying", "err", err)
+				break
+			}
+			if n < SealBatch {
+				break
+			}
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-tick.C:
+		case <-s.sealNudge:
+			select {
+			case <-ctx.Done():
+				return
+			case <-time.After(settle):
+			}
+		}
+	}
 }
 
 // ChainReport is the result of verifying the audit chain.

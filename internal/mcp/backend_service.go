@@ -140,6 +140,7 @@ func fromService(r *approval.Request) *Request {
 		Status:         string(r.Status),
 		Urgency:        string(r.Urgency),
 		Params:         r.Params,
+		ApprovedParams: r.ApprovedParams,
 		DecidedBy:      r.DecidedBy,
 		DecidedByType:  string(r.DecidedByType),
 		DecisionReason: r.DecisionReason,
