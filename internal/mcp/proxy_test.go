@@ -6,6 +6,7 @@ import (
 	"errors"
 	"net/http"
 	"net/http/httptest"
+	"os"
 	"strings"
 	"testing"
 	"time"
@@ -13,6 +14,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 	sdk "github.com/modelcontextprotocol/go-sdk/mcp"
 
+	"github.com/agentgate/agentgate/client"
 	"github.com/agentgate/agentgate/internal/mcp"
 	"github.com/agentgate/agentgate/internal/mcp/remote"
 )
@@ -441,5 +443,103 @@ func TestProxyEndsWithUpstream(t *testing.T) {
 		}
 	case <-testCtx(t).Done():
 		t.Fatal("Run did not return when the upstream went away")
+	}
+}
+
+// TestProxyForwardsEditedParams: a person approves with edited params
+// (edit-before-approve), and the upstream receives the edited ones, with
+// either backend.
+func TestProxyForwardsEditedParams(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	for name, backend := range map[string]mcp.Backend{
+		"remote":     &remote.Backend{C: b.agent},
+		"in process": &mcp.ServiceBackend{Approvals: b.srv.App.Approvals, Principal: b.principal},
+	} {
+		t.Run(name, func(t *testing.T) {
+			u := newUpstream()
+			_, cs := gateway(t, u, mcp.ProxyOptions{Backend: backend}, nil)
+			pending := b.watchPending(t, "mcp.test.write_thing")
+			done := make(chan *sdk.CallToolResult, 1)
+			go func() {
+				res, err := cs.CallTool(testCtx(t), &sdk.CallToolParams{Name: "write_thing", Arguments: map[string]any{"path": "/etc/passwd", "content": "x"}})
+				if err != nil {
+					t.Error(err)
+				}
+				done <- res
+			}()
+			r := pending()
+			body := `{"decision":"approved","reason":"only in tmp","params":{"path":"/tmp/x","content":"x"}}`
+			req, _ := http.NewRequestWithContext(testCtx(t), "POST", b.srv.URL+"/api/requests/"+r.ID+"/decide", strings.NewReader(body))
+			req.Header.Set("Authorization", "Bearer "+b.srv.AdminKey)
+			req.Header.Set("Content-Type", "application/json")
+			resp, err := http.DefaultClient.Do(req)
+			if err != nil || resp.StatusCode != 200 {
+				t.Fatalf("decide with params: %v %v", resp, err)
+			}
+			resp.Body.Close()
+			res := <-done
+			if res == nil || res.IsError || text(res) != "wrote 1 bytes to /tmp/x" {
+				t.Fatalf("result: %v", res)
+			}
+			if calls := u.called(); len(calls) != 1 || calls[0].Args != `{"path":"/tmp/x","content":"x"}` {
+				t.Errorf("upstream calls = %+v", calls)
+			}
+		})
+	}
+}
+
+// TestProxyPolicyOnAnnotations: the documented rule that trusts the
+// upstream's readOnlyHint approves reads and leaves writes to a person.
+func TestProxyPolicyOnAnnotations(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	_, err := b.admin.CreatePolicy(testCtx(t), client.PolicyInput{Name: "read-only tools", Priority: new(1), Rules: []client.Rule{{
+		Match:    map[string]any{"action": map[string]any{"$glob": "mcp.*"}, "context.mcp.annotations.readOnlyHint": true},
+		Decision: client.DecisionAutoApprove,
+	}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	u := newUpstream()
+	_, cs := gateway(t, u, mcp.ProxyOptions{Name: "ro", Backend: &remote.Backend{C: b.agent}, MaxWait: 100 * time.Millisecond}, nil)
+	if res := call(t, cs, "read_thing", map[string]any{"path": "a"}); res.IsError {
+		t.Errorf("read_thing: %s", text(res))
+	}
+	if res := call(t, cs, "write_thing", map[string]any{"path": "a", "content": "b"}); !res.IsError || !strings.Contains(text(res), "no decision") {
+		t.Errorf("write_thing: isError=%v %s", res.IsError, text(res))
+	}
+	if calls := u.called(); len(calls) != 1 || calls[0].Tool != "read_thing" {
+		t.Errorf("upstream calls = %+v", calls)
+	}
+}
+
+// TestDocsPolicyExamples: the policies in docs/mcp.md are accepted by the
+// server as written.
+func TestDocsPolicyExamples(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	doc, err := os.ReadFile("../../docs/mcp.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	section := string(doc)[strings.Index(string(doc), "### Policies for the gateway"):]
+	section = section[:strings.Index(section, "### Outcomes")]
+	blocks := strings.Split(section, "```json\n")[1:]
+	if len(blocks) != 2 {
+		t.Fatalf("want 2 JSON examples, found %d", len(blocks))
+	}
+	for i, blk := range blocks {
+		body := blk[:strings.Index(blk, "```")]
+		if i == 1 { // a single rule: wrap it in a policy
+			body = `{"name":"annotations","rules":[` + body + `]}`
+		}
+		var in client.PolicyInput
+		if err := json.Unmarshal([]byte(body), &in); err != nil {
+			t.Fatalf("example %d is not JSON: %v\n%s", i, err, body)
+		}
+		if _, err := b.admin.CreatePolicy(testCtx(t), in); err != nil {
+			t.Errorf("example %d refused: %v", i, err)
+		}
 	}
 }
