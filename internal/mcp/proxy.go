@@ -258,7 +258,7 @@ func (p *Proxy) syncTools(ctx context.Context) error {
 	defer p.syncMu.Unlock()
 	seen := map[string]bool{}
 	for _, t := range tools {
-		if err := addTool(p.srv, t, p.callTool(t)); err != nil {
+		if err := guard(func() { p.srv.AddTool(t, p.callTool(t)) }); err != nil {
 			p.o.Logger.Warn("mcp proxy: upstream tool not re-exposed", "tool", t.Name, "err", err)
 			continue
 		}
@@ -272,18 +272,6 @@ func (p *Proxy) syncTools(ctx context.Context) error {
 	}
 	p.srv.RemoveTools(gone...)
 	p.tools = seen
-	return nil
-}
-
-// addTool adds t, turning the SDK's panics on schemas it refuses into
-// errors: one odd upstream tool must not bring the gateway down.
-func addTool(s *sdk.Server, t *sdk.Tool, h sdk.ToolHandler) (err error) {
-	defer func() {
-		if v := recover(); v != nil {
-			err = fmt.Errorf("%v", v)
-		}
-	}()
-	s.AddTool(t, h)
 	return nil
 }
 
@@ -362,6 +350,9 @@ func (p *Proxy) syncPrompts(ctx context.Context) error {
 	return nil
 }
 
+// guard runs f, turning a panic into an error: the SDK panics on a
+// schema or URI it refuses, and one odd upstream item must not bring the
+// gateway down.
 func guard(f func()) (err error) {
 	defer func() {
 		if v := recover(); v != nil {
