@@ -25,6 +25,7 @@ import (
 	"github.com/agentgate/agentgate/internal/events"
 	"github.com/agentgate/agentgate/internal/httpapi"
 	"github.com/agentgate/agentgate/internal/jobs"
+	"github.com/agentgate/agentgate/internal/mcp"
 	"github.com/agentgate/agentgate/internal/metrics"
 	"github.com/agentgate/agentgate/internal/policy"
 	"github.com/agentgate/agentgate/internal/store"
@@ -168,6 +169,10 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger, out io.Write
 		MaxWait:          cfg.MaxWait,
 		MaxStreamsPerKey: cfg.MaxStreams,
 	}, httpapi.Deps{Approvals: a.Approvals, Auth: a.Auth, Metrics: a.Metrics, Hub: a.Hub, Webhooks: a.Webhooks, Logger: log})
+	// MCP: the approval tools over streamable HTTP at /mcp.
+	for _, rt := range mcp.Routes(a.Approvals, mcp.HTTPOptions{MaxBodyBytes: cfg.MaxBodyBytes, Version: Version, Logger: log}) {
+		a.API.Handle(rt)
+	}
 	return a, nil
 }
 
