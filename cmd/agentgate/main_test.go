@@ -51,11 +51,12 @@ func freePort(t *testing.T) int {
 
 // proc is a running `agentgate server`.
 type proc struct {
-	cmd    *exec.Cmd
-	url    string
-	stdout *syncBuffer
-	stderr *syncBuffer
-	done   chan error
+	cmd     *exec.Cmd
+	url     string
+	stdout  *syncBuffer
+	stderr  *syncBuffer
+	exited  chan struct{} // closed once the process has been waited for
+	waitErr error         // set before exited is closed
 }
 
 type syncBuffer struct {
@@ -80,13 +81,13 @@ func startServer(t *testing.T, port int, env ...string) *proc {
 	t.Helper()
 	cmd := exec.Command(binPath, "server")
 	cmd.Env = append(os.Environ(), append([]string{fmt.Sprintf("PORT=%d", port), "HOST=127.0.0.1", "AGENTGATE_ACCESS_LOG=false"}, env...)...)
-	p := &proc{cmd: cmd, url: fmt.Sprintf("http://127.0.0.1:%d", port), stdout: &syncBuffer{}, stderr: &syncBuffer{}, done: make(chan error, 1)}
+	p := &proc{cmd: cmd, url: fmt.Sprintf("http://127.0.0.1:%d", port), stdout: &syncBuffer{}, stderr: &syncBuffer{}, exited: make(chan struct{})}
 	cmd.Stdout, cmd.Stderr = p.stdout, p.stderr
 	start := time.Now()
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	go func() { p.done <- cmd.Wait() }()
+	go func() { p.waitErr = cmd.Wait(); close(p.exited) }()
 	t.Cleanup(func() { p.kill() })
 	for time.Since(start) < 15*time.Second {
 		resp, err := http.Get(p.url + "/health")
@@ -98,8 +99,8 @@ func startServer(t *testing.T, port int, env ...string) *proc {
 			}
 		}
 		select {
-		case err := <-p.done:
-			t.Fatalf("server exited: %v\nstderr:\n%s", err, p.stderr.String())
+		case <-p.exited:
+			t.Fatalf("server exited: %v\nstderr:\n%s", p.waitErr, p.stderr.String())
 		case <-time.After(20 * time.Millisecond):
 		}
 	}
@@ -108,9 +109,11 @@ func startServer(t *testing.T, port int, env ...string) *proc {
 }
 
 func (p *proc) kill() {
-	if p.cmd.ProcessState == nil {
+	select {
+	case <-p.exited:
+	default:
 		_ = p.cmd.Process.Signal(syscall.SIGKILL)
-		<-p.done
+		<-p.exited
 	}
 }
 
@@ -119,9 +122,9 @@ func (p *proc) stop(t *testing.T) {
 	t.Helper()
 	_ = p.cmd.Process.Signal(syscall.SIGTERM)
 	select {
-	case err := <-p.done:
-		if err != nil {
-			t.Fatalf("server exited with %v after SIGTERM\nstderr:\n%s", err, p.stderr.String())
+	case <-p.exited:
+		if p.waitErr != nil {
+			t.Fatalf("server exited with %v after SIGTERM\nstderr:\n%s", p.waitErr, p.stderr.String())
 		}
 	case <-time.After(15 * time.Second):
 		t.Fatal("server did not stop within 15s of SIGTERM")
