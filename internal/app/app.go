@@ -5,6 +5,7 @@ package app
 import (
 	"context"
 	"crypto/rand"
+	"crypto/tls"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -17,6 +18,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/redis/go-redis/v9"
 	"github.com/riverqueue/river"
 
 	"github.com/agentgate/agentgate/internal/approval"
@@ -26,6 +28,7 @@ import (
 	"github.com/agentgate/agentgate/internal/httpapi"
 	"github.com/agentgate/agentgate/internal/jobs"
 	"github.com/agentgate/agentgate/internal/metrics"
+	"github.com/agentgate/agentgate/internal/ratelimit"
 	"github.com/agentgate/agentgate/internal/store"
 )
 
@@ -43,9 +46,12 @@ type App struct {
 	Hub       *events.Hub
 	Jobs      *jobs.Runner
 	API       *httpapi.Server
+	Limiter   ratelimit.Limiter
 
 	pgBus *events.Postgres
-	out   io.Writer // where the first admin key is printed
+	redis *redis.Client // the rate limiter's, when REDIS_URL is set
+	tls   *tls.Config   // when AGENTGATE_TLS_CERT is set
+	out   io.Writer     // where the first admin key is printed
 }
 
 // NewLogger returns the JSON (or text) logger the config asks for.
@@ -100,7 +106,7 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger, out io.Write
 		return nil, err
 	}
 	a := &App{Config: cfg, Log: log, Store: st, out: out, Hub: events.NewHub()}
-	a.Auth, err = auth.NewService(st, auth.Config{AdminKey: cfg.AdminAPIKey}, log)
+	a.Auth, err = auth.NewService(st, auth.Config{AdminKey: cfg.AdminAPIKey, DefaultRateLimit: cfg.DefaultRateLimit}, log)
 	if err != nil {
 		st.Close()
 		return nil, err
@@ -118,7 +124,7 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger, out io.Write
 	} else {
 		opts.Publisher = events.NewLocal(a.Hub)
 	}
-	a.Approvals = approval.NewService(st, approval.Config{DefaultTimeout: cfg.DefaultTimeout}, opts)
+	a.Approvals = approval.NewService(st, approval.Config{DefaultTimeout: cfg.DefaultTimeout, MaxParamsKeys: cfg.MaxParamsKeys}, opts)
 
 	workers := river.NewWorkers()
 	river.AddWorker(workers, &jobs.ExpireWorker{Approvals: a.Approvals})
@@ -132,18 +138,37 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger, out io.Write
 		st.Close()
 		return nil, err
 	}
+	// Rate limits and hardening (see SECURITY.md).
+	if a.tls, err = loadTLS(cfg); err == nil {
+		a.Limiter, a.redis, err = newLimiter(cfg, log, a.Metrics)
+	}
+	if err != nil {
+		st.Close()
+		return nil, err
+	}
+	proxies, _ := config.ParseTrustedProxies(cfg.TrustedProxies) // validated by config.Load
+	origins, _ := config.ParseOrigins(cfg.CORSOrigins)
 	a.API = httpapi.New(httpapi.Config{
 		MaxBodyBytes:     cfg.MaxBodyBytes,
 		AccessLog:        cfg.AccessLog,
 		Version:          Version,
 		MaxWait:          cfg.MaxWait,
 		MaxStreamsPerKey: cfg.MaxStreams,
-	}, httpapi.Deps{Approvals: a.Approvals, Auth: a.Auth, Metrics: a.Metrics, Hub: a.Hub, Logger: log})
+		AdminRateLimit:   cfg.AdminRateLimit,
+		AuthFailureLimit: cfg.AuthFailureLimit,
+		TrustedProxies:   proxies,
+		CORSOrigins:      origins,
+	}, httpapi.Deps{Approvals: a.Approvals, Auth: a.Auth, Metrics: a.Metrics, Hub: a.Hub, Logger: log, Limiter: a.Limiter})
 	return a, nil
 }
 
-// Close releases the database.
-func (a *App) Close() error { return a.Store.Close() }
+// Close releases the database (and the rate limiter's Redis client).
+func (a *App) Close() error {
+	if a.redis != nil {
+		_ = a.redis.Close()
+	}
+	return a.Store.Close()
+}
 
 // ensureFirstKey prints a new admin key on the first start of an empty
 // database when no ADMIN_API_KEY is set.
@@ -186,9 +211,14 @@ func (a *App) Serve(ctx context.Context, ln net.Listener) error {
 		MaxHeaderBytes:    64 << 10,
 		ErrorLog:          slog.NewLogLogger(a.Log.Handler(), slog.LevelWarn),
 		BaseContext:       func(net.Listener) context.Context { return bg },
+		TLSConfig:         a.tls,
 	}
 	errc := make(chan error, 1)
-	go func() { errc <- srv.Serve(ln) }()
+	if a.tls != nil {
+		go func() { errc <- srv.ServeTLS(ln, "", "") }() // the certificate is in TLSConfig
+	} else {
+		go func() { errc <- srv.Serve(ln) }()
+	}
 	a.Log.Info("AgentGate is listening", "addr", ln.Addr().String(), "url", a.Config.PublicURL(),
 		"database", a.Store.Dialect(), "version", Version)
 	var serveErr error

@@ -119,7 +119,7 @@ func (s *Server) observe(next http.Handler) http.Handler {
 					slog.Float64("duration_ms", float64(d.Microseconds())/1000),
 					slog.Int("bytes", sw.bytes),
 					slog.String("key_id", ri.keyID),
-					slog.String("remote", remoteIP(r)),
+					slog.String("remote", s.ClientAddr(r).String()),
 				)
 			}
 		}()
@@ -135,14 +135,6 @@ func panicText(v any) string {
 		return x
 	}
 	return "non-error panic value"
-}
-
-func remoteIP(r *http.Request) string {
-	host := r.RemoteAddr
-	if i := strings.LastIndexByte(host, ':'); i >= 0 {
-		host = host[:i]
-	}
-	return strings.Trim(host, "[]")
 }
 
 // bearerToken extracts the token of an "Authorization: Bearer" header.

@@ -27,7 +27,7 @@ import (
 
 // Server is a running test server.
 type Server struct {
-	URL      string // http://127.0.0.1:port
+	URL      string // http://127.0.0.1:port (https:// with AGENTGATE_TLS_CERT)
 	AdminKey string // an admin API key
 	App      *app.App
 	Config   *config.Config
@@ -96,7 +96,11 @@ func Start(t testing.TB, opts *Options) *Server {
 		t.Fatalf("testserver: listen: %v", err)
 	}
 	cfg.Port = ln.Addr().(*net.TCPAddr).Port
-	s := &Server{URL: "http://" + ln.Addr().String(), AdminKey: plain, App: a, Config: cfg, cancel: cancel, done: make(chan error, 1)}
+	scheme := "http"
+	if cfg.TLSCert != "" {
+		scheme = "https"
+	}
+	s := &Server{URL: scheme + "://" + ln.Addr().String(), AdminKey: plain, App: a, Config: cfg, cancel: cancel, done: make(chan error, 1)}
 	go func() { s.done <- a.Serve(ctx, ln) }()
 	t.Cleanup(s.Stop)
 	return s
