@@ -109,6 +109,10 @@ func checkJSON(body []byte) error {
 	for {
 		tok, err := dec.Token()
 		if err == io.EOF {
+			if depth > 0 {
+				// Token reports a truncated object or array as a clean end.
+				return approval.Errorf(approval.CodeInvalid, "malformed JSON: the body ends inside an object or array")
+			}
 			return nil
 		}
 		if err != nil {

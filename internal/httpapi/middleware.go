@@ -34,9 +34,10 @@ func infoFrom(ctx context.Context) *reqInfo {
 func RequestID(ctx context.Context) string { return infoFrom(ctx).id }
 
 // validRequestID accepts a client's X-Request-Id only when it is short and
-// made of safe characters, so it cannot inject into logs.
+// made of safe characters, so it cannot inject into logs, and does not look
+// like a secret (a key pasted into the wrong header must not be logged).
 func validRequestID(s string) bool {
-	if s == "" || len(s) > 64 {
+	if s == "" || len(s) > 64 || strings.HasPrefix(s, auth.KeyPrefix) || strings.HasPrefix(s, "whsec_") {
 		return false
 	}
 	for _, c := range s {

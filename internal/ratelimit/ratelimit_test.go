@@ -37,12 +37,12 @@ type fakeClock struct {
 func (c *fakeClock) Now() time.Time  { c.mu.Lock(); defer c.mu.Unlock(); return c.t }
 func (c *fakeClock) Set(t time.Time) { c.mu.Lock(); defer c.mu.Unlock(); c.t = t }
 
-func memoryBackend(t *testing.T) backend {
+func memoryBackend(t testing.TB) backend {
 	clock := &fakeClock{t: start}
 	return backend{name: "memory", limiter: ratelimit.NewMemory(&ratelimit.MemoryOptions{Now: clock.Now}), setTime: clock.Set}
 }
 
-func miniredisBackend(t *testing.T) backend {
+func miniredisBackend(t testing.TB) backend {
 	mr := miniredis.RunT(t)
 	mr.SetTime(start)
 	rdb := redis.NewClient(&redis.Options{Addr: mr.Addr()})
@@ -52,7 +52,7 @@ func miniredisBackend(t *testing.T) backend {
 
 // realRedisBackend uses the Redis named by AGENTGATE_TEST_REDIS_URL (CI
 // sets it) and skips without it. Every test gets its own key prefix.
-func realRedisBackend(t *testing.T) backend {
+func realRedisBackend(t testing.TB) backend {
 	url := os.Getenv("AGENTGATE_TEST_REDIS_URL")
 	if url == "" {
 		t.Skip("AGENTGATE_TEST_REDIS_URL not set; real Redis limiter tests skipped (CI sets it)")
@@ -78,7 +78,7 @@ func randomPrefix() string {
 // backends lists every Limiter the table runs against.
 var backends = []struct {
 	name string
-	new  func(*testing.T) backend
+	new  func(testing.TB) backend
 }{{"memory", memoryBackend}, {"miniredis", miniredisBackend}, {"redis", realRedisBackend}}
 
 type step struct {
