@@ -158,7 +158,14 @@ func (h *hammerResult) check(limit int, d time.Duration) error {
 	if d < window && len(h.okTimes) != limit {
 		return fmt.Errorf("%d 2xx in %s, want exactly %d", len(h.okTimes), d, limit)
 	}
-	fmt.Printf("check passed: %d 2xx, at most %d in any window\n", len(h.okTimes), limit)
+	var perWindow []int
+	for _, t := range h.okTimes {
+		for len(perWindow) <= int(t/window) {
+			perWindow = append(perWindow, 0)
+		}
+		perWindow[t/window]++
+	}
+	fmt.Printf("check passed: %d 2xx (per minute since start: %v), at most %d in any window\n", len(h.okTimes), perWindow, limit)
 	return nil
 }
 

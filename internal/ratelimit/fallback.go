@@ -22,8 +22,12 @@ type Observer interface {
 //
 // The policy: the first failure logs one warning and marks the outage;
 // during it every check goes to Secondary, and one check per Cooldown
-// probes Primary again. The first success logs the recovery. Counts
-// made in Secondary during the outage are not carried over to Primary.
+// probes Primary again. The first success logs the recovery. While
+// Primary answers, the requests it allows are also recorded in Secondary,
+// so during an outage each process goes on from its own recent traffic:
+// one replica stays exact, N replicas allow up to N times the limit.
+// Counts made in Secondary during the outage are not carried over to
+// Primary.
 type Fallback struct {
 	primary, secondary Limiter
 	cooldown           time.Duration
@@ -89,6 +93,11 @@ func (f *Fallback) Allow(ctx context.Context, key string, limit int, window time
 		res, err := f.primary.Allow(ctx, key, limit, window)
 		if err == nil {
 			f.succeeded()
+			if res.Allowed {
+				// Shadow what this process let through, so that an outage
+				// continues from its recent history instead of from zero.
+				_, _ = f.secondary.Allow(ctx, key, limit, window)
+			}
 			return res, nil
 		}
 		if ctx.Err() != nil {

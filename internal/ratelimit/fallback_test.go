@@ -173,13 +173,17 @@ func TestFallbackRedisOutage(t *testing.T) {
 		t.Fatalf("with Redis up: %+v %v", r, err)
 	}
 	mr.Close()
-	// Redis counted one request; memory has not seen any, so the
-	// fallback allows one: per-process counting is the documented cost.
-	if r, err := f.Allow(ctx, "k", 1, time.Minute); err != nil || !r.Allowed {
-		t.Fatalf("during the outage: %+v %v, want allowed by the fallback", r, err)
+	// The fallback shadowed the request Redis allowed, so it goes on from
+	// this process's history: still denied.
+	if r, err := f.Allow(ctx, "k", 1, time.Minute); err != nil || r.Allowed {
+		t.Fatalf("during the outage: %+v %v, want denied by the fallback", r, err)
 	}
 	if !f.Down() {
 		t.Fatal("not down after Redis closed")
+	}
+	// A key Redis never saw is counted in memory alone.
+	if r, err := f.Allow(ctx, "fresh", 1, time.Minute); err != nil || !r.Allowed {
+		t.Fatalf("fresh key during the outage: %+v %v, want allowed", r, err)
 	}
 	if err := mr.Restart(); err != nil {
 		t.Fatal(err)

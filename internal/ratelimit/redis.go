@@ -50,14 +50,15 @@ type RedisOptions struct {
 	// "agentgate:rl:".
 	Prefix string
 	// Timeout bounds one check, so that a slow Redis degrades to the
-	// fallback instead of holding requests. Defaults to 250ms.
+	// fallback instead of holding requests. Defaults to 1s: shorter
+	// timeouts fired spuriously on a loaded two-core machine.
 	Timeout time.Duration
 }
 
 // NewRedis returns a limiter on client (a *redis.Client, a cluster or
 // ring client all work: the script touches one key).
 func NewRedis(client redis.Scripter, opts *RedisOptions) *Redis {
-	r := &Redis{client: client, prefix: "agentgate:rl:", timeout: 250 * time.Millisecond}
+	r := &Redis{client: client, prefix: "agentgate:rl:", timeout: time.Second}
 	if opts != nil {
 		if opts.Prefix != "" {
 			r.prefix = opts.Prefix
