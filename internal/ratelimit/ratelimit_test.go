@@ -190,7 +190,7 @@ func TestLimiter(t *testing.T) {
 				t.Parallel()
 				b := be.new(t)
 				if b.setTime == nil && needsClock(tc.steps) {
-					t.Skipf("%s: the window edges need a controllable clock; they run on memory and miniredis", b.name)
+					t.Skipf("skipped on %s: the window edges need a controllable clock; they run on memory and miniredis", b.name)
 				}
 				ctx := context.Background()
 				for i, s := range tc.steps {

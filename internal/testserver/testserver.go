@@ -63,7 +63,9 @@ func Start(t testing.TB, opts *Options) *Server {
 		cfg.DatabaseURL = filepath.Join(t.TempDir(), "agentgate.db")
 	}
 	cfg.Host, cfg.Port = "127.0.0.1", 0
-	cfg.AccessLog = false
+	// The access log is on with AGENTGATE_TEST_LOG, so that CI's secret
+	// scan of all test logs sees every request line.
+	cfg.AccessLog = os.Getenv("AGENTGATE_TEST_LOG") != ""
 	cfg.ShutdownTimeout = 5 * time.Second
 	cfg.ExpirySweep = 200 * time.Millisecond
 	// Tests send many bad credentials from one address; the tests of the
