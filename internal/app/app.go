@@ -28,6 +28,7 @@ import (
 	"github.com/agentgate/agentgate/internal/httpapi"
 	"github.com/agentgate/agentgate/internal/jobs"
 	"github.com/agentgate/agentgate/internal/metrics"
+	"github.com/agentgate/agentgate/internal/policy"
 	"github.com/agentgate/agentgate/internal/ratelimit"
 	"github.com/agentgate/agentgate/internal/store"
 )
@@ -126,11 +127,20 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger, out io.Write
 	}
 	a.Approvals = approval.NewService(st, approval.Config{DefaultTimeout: cfg.DefaultTimeout, MaxParamsKeys: cfg.MaxParamsKeys}, opts)
 
+	if cfg.PolicyFile != "" {
+		if err := a.loadPolicyFile(ctx); err != nil {
+			st.Close()
+			return nil, err
+		}
+	}
+
 	workers := river.NewWorkers()
 	river.AddWorker(workers, &jobs.ExpireWorker{Approvals: a.Approvals})
+	river.AddWorker(workers, &jobs.SealWorker{Approvals: a.Approvals})
+	river.AddWorker(workers, &jobs.EscalateWorker{Approvals: a.Approvals})
 	a.Jobs, err = jobs.New(st, jobs.Options{
 		Workers:    workers,
-		Periodic:   []*river.PeriodicJob{jobs.ExpirySweep(cfg.ExpirySweep)},
+		Periodic:   []*river.PeriodicJob{jobs.ExpirySweep(cfg.ExpirySweep), jobs.AuditSealer(cfg.AuditSealInterval)},
 		MaxWorkers: cfg.JobWorkers,
 		Logger:     log,
 	})
@@ -138,6 +148,7 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger, out io.Write
 		st.Close()
 		return nil, err
 	}
+	a.Approvals.AddHook(jobs.EscalationScheduler{Runner: a.Jobs})
 	// Rate limits and hardening (see SECURITY.md).
 	if a.tls, err = loadTLS(cfg); err == nil {
 		a.Limiter, a.redis, err = newLimiter(cfg, log, a.Metrics)
@@ -160,6 +171,31 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger, out io.Write
 		CORSOrigins:      origins,
 	}, httpapi.Deps{Approvals: a.Approvals, Auth: a.Auth, Metrics: a.Metrics, Hub: a.Hub, Logger: log, Limiter: a.Limiter})
 	return a, nil
+}
+
+// loadPolicyFile makes the stored file policies match AGENTGATE_POLICY_FILE.
+// A file with any error stops the start: running with half a policy set
+// would be worse than not running.
+func (a *App) loadPolicyFile(ctx context.Context) error {
+	data, err := os.ReadFile(a.Config.PolicyFile)
+	if err != nil {
+		return fmt.Errorf("AGENTGATE_POLICY_FILE: %w", err)
+	}
+	doc, err := policy.ParseDocument(a.Config.PolicyFile, data)
+	if err != nil {
+		return fmt.Errorf("AGENTGATE_POLICY_FILE %s: %w", a.Config.PolicyFile, err)
+	}
+	ps := doc.Policies
+	if err := a.Approvals.SyncFileGroups(ctx, doc.Groups); err != nil {
+		return fmt.Errorf("AGENTGATE_POLICY_FILE %s: %w", a.Config.PolicyFile, err)
+	}
+	res, err := a.Approvals.SyncFilePolicies(ctx, ps)
+	if err != nil {
+		return fmt.Errorf("AGENTGATE_POLICY_FILE %s: %w", a.Config.PolicyFile, err)
+	}
+	a.Log.Info("policy file loaded", "file", a.Config.PolicyFile, "policies", len(ps),
+		"added", res.Added, "updated", res.Updated, "removed", res.Removed, "unchanged", res.Unchanged)
+	return nil
 }
 
 // Close releases the database (and the rate limiter's Redis client).
@@ -212,6 +248,14 @@ func (a *App) Serve(ctx context.Context, ln net.Listener) error {
 		ErrorLog:          slog.NewLogLogger(a.Log.Handler(), slog.LevelWarn),
 		BaseContext:       func(net.Listener) context.Context { return bg },
 		TLSConfig:         a.tls,
+	}
+	if a.Config.DebugAddr != "" {
+		stopDebug, err := serveDebug(bg, a.Config.DebugAddr, a.Log)
+		if err != nil {
+			stopBG()
+			return err
+		}
+		defer stopDebug()
 	}
 	errc := make(chan error, 1)
 	if a.tls != nil {

@@ -70,6 +70,9 @@ func (s *Service) UpdatePolicy(ctx context.Context, by Actor, id string, p polic
 		if err != nil {
 			return nil, err
 		}
+		if cur.Source == PolicySourceFile {
+			return nil, errFilePolicy(id)
+		}
 		now := tx.Now()
 		sp := &StoredPolicy{Policy: p, Source: cur.Source, CreatedAt: cur.CreatedAt, UpdatedAt: now}
 		if err := tx.PolicyUpdate(ctx, sp); err != nil {
@@ -132,6 +135,9 @@ func (s *Service) DeletePolicy(ctx context.Context, by Actor, id string) error {
 		}
 		if err != nil {
 			return nil, err
+		}
+		if cur.Source == PolicySourceFile {
+			return nil, errFilePolicy(id)
 		}
 		if err := tx.PolicyDelete(ctx, id); err != nil {
 			return nil, err

@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"github.com/agentgate/agentgate/internal/wire"
 	"net/http"
 	"slices"
 	"strconv"
@@ -13,6 +12,7 @@ import (
 
 	"github.com/agentgate/agentgate/internal/approval"
 	"github.com/agentgate/agentgate/internal/events"
+	"github.com/agentgate/agentgate/internal/wire"
 )
 
 // parseWaitTimeout reads ?timeout= as a Go duration ("30s", "2m") or a
@@ -55,9 +55,9 @@ func (s *Server) waitRequest(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	if r.Context().Err() != nil {
-		return nil // the client left; nobody reads an answer
-	}
+	// Answer even when r's context ended: on shutdown the waiter gets the
+	// pending request instead of a reset connection (a departed client's
+	// write just fails).
 	w.Header().Set("X-AgentGate-Wait-Timeout", fmt.Sprintf("%.0f", timeout.Seconds()))
 	writeJSON(w, http.StatusOK, wire.ToRequest(req, time.Now()))
 	return nil

@@ -2,11 +2,11 @@ package httpapi
 
 import (
 	"context"
-	"github.com/agentgate/agentgate/internal/wire"
 	"net/http"
 	"time"
 
 	"github.com/agentgate/agentgate/internal/approval"
+	"github.com/agentgate/agentgate/internal/wire"
 )
 
 func (s *Server) health(w http.ResponseWriter, r *http.Request) error {

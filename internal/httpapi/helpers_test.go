@@ -12,10 +12,10 @@ import (
 	"github.com/agentgate/agentgate/internal/testserver"
 )
 
-// call sends one request and returns the response with its body read.
+// send sends one request and returns the response with its body read.
 // key, when not empty, goes in "Authorization: Bearer"; body, when not
 // nil, is sent as JSON. Extra headers come in pairs.
-func call(t testing.TB, client *http.Client, method, url, key string, body any, headers ...string) (*http.Response, []byte) {
+func send(t testing.TB, client *http.Client, method, url, key string, body any, headers ...string) (*http.Response, []byte) {
 	t.Helper()
 	var rd io.Reader
 	switch b := body.(type) {
@@ -62,7 +62,7 @@ func call(t testing.TB, client *http.Client, method, url, key string, body any, 
 // get is call with GET and no body on the default client.
 func get(t testing.TB, url, key string, headers ...string) (*http.Response, []byte) {
 	t.Helper()
-	return call(t, nil, http.MethodGet, url, key, nil, headers...)
+	return send(t, nil, http.MethodGet, url, key, nil, headers...)
 }
 
 // errorOf decodes an {"error": "..."} body, failing when it is not one.
@@ -81,7 +81,7 @@ func errorOf(t testing.TB, body []byte) string {
 // returns its id and secret.
 func createKey(t testing.TB, s *testserver.Server, fields map[string]any) (id, secret string, rateLimit *int) {
 	t.Helper()
-	resp, body := call(t, nil, http.MethodPost, s.URL+"/api/keys", s.AdminKey, fields)
+	resp, body := send(t, nil, http.MethodPost, s.URL+"/api/keys", s.AdminKey, fields)
 	if resp.StatusCode != http.StatusCreated {
 		t.Fatalf("create key: %d %s", resp.StatusCode, body)
 	}

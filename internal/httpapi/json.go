@@ -108,12 +108,11 @@ func checkJSON(body []byte) error {
 	depth := 0
 	for {
 		tok, err := dec.Token()
-		if err == io.EOF {
-			if depth > 0 {
-				// Token reports a truncated object or array as a clean end.
-				return approval.Errorf(approval.CodeInvalid, "malformed JSON: the body ends inside an object or array")
-			}
+		if err == io.EOF && depth == 0 {
 			return nil
+		}
+		if err == io.EOF || err == io.ErrUnexpectedEOF {
+			return approval.Errorf(approval.CodeInvalid, "malformed JSON: unexpected end of input")
 		}
 		if err != nil {
 			var se *json.SyntaxError

@@ -2,11 +2,11 @@ package httpapi
 
 import (
 	"encoding/json"
-	"github.com/agentgate/agentgate/internal/wire"
 	"net/http"
 
 	"github.com/agentgate/agentgate/internal/approval"
 	"github.com/agentgate/agentgate/internal/auth"
+	"github.com/agentgate/agentgate/internal/wire"
 )
 
 var keyFields = []string{"name", "scopes", "rateLimit"}

@@ -69,7 +69,7 @@ func isTimeout(err error) bool {
 // createPending creates a pending request and returns its id.
 func createPending(t *testing.T, s *testserver.Server, key string) string {
 	t.Helper()
-	resp, body := call(t, nil, http.MethodPost, s.URL+"/api/requests", key, map[string]any{"action": "deploy", "params": map[string]any{"env": "prod"}})
+	resp, body := send(t, nil, http.MethodPost, s.URL+"/api/requests", key, map[string]any{"action": "deploy", "params": map[string]any{"env": "prod"}})
 	if resp.StatusCode != http.StatusCreated {
 		t.Fatalf("create request: %d %s", resp.StatusCode, body)
 	}
@@ -191,7 +191,7 @@ func TestInputLimits(t *testing.T) {
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
-			resp, body := call(t, nil, tc.method, s.URL+tc.path, s.AdminKey, tc.body)
+			resp, body := send(t, nil, tc.method, s.URL+tc.path, s.AdminKey, tc.body)
 			if resp.StatusCode != tc.want {
 				t.Fatalf("%d %.300s, want %d", resp.StatusCode, body, tc.want)
 			}

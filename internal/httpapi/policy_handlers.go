@@ -2,11 +2,12 @@ package httpapi
 
 import (
 	"encoding/json"
-	"github.com/agentgate/agentgate/internal/wire"
 	"net/http"
+	"time"
 
 	"github.com/agentgate/agentgate/internal/approval"
 	"github.com/agentgate/agentgate/internal/policy"
+	"github.com/agentgate/agentgate/internal/wire"
 )
 
 var policyFields = []string{"name", "priority", "enabled", "scope", "agentIds", "toolIds", "rules"}
@@ -211,5 +212,116 @@ func (s *Server) dryRunAll(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	writeJSON(w, http.StatusOK, DryRun{PolicyDecision: res.PolicyDecision, Matched: res.Matched, Errors: res.Errors})
+	return nil
+}
+
+var simulateFields = []string{"policy", "name", "priority", "enabled", "scope", "agentIds", "toolIds", "rules", "id", "limit", "from", "to"}
+
+// simulatePolicy replays a candidate policy against stored requests. The
+// candidate is either under "policy" or given inline (the upstream sends
+// rules, priority and scope at the top level).
+func (s *Server) simulatePolicy(w http.ResponseWriter, r *http.Request) error {
+	fields, err := decodeObject(w, r, s.maxBody, simulateFields...)
+	if err != nil {
+		return err
+	}
+	pfields := fields
+	if raw, ok := fields["policy"]; ok && !isNull(raw) {
+		if pfields, err = parseObject(raw, policyFields...); err != nil {
+			return approval.Errorf(approval.CodeInvalid, "policy: %s", approval.ErrorMessage(err))
+		}
+	}
+	if _, ok := pfields["name"]; !ok {
+		pfields["name"] = json.RawMessage(`"candidate"`)
+	}
+	p, err := parsePolicy(pfields)
+	if err != nil {
+		return err
+	}
+	if id, ok, err := stringField(fields, "id"); err != nil {
+		return err
+	} else if ok {
+		p.ID = id
+	}
+	in := approval.SimulateInput{Policy: p}
+	if _, err := decodeField(fields, "limit", &in.Limit); err != nil {
+		return err
+	}
+	for _, t := range []struct {
+		name string
+		dst  *time.Time
+	}{{"from", &in.From}, {"to", &in.To}} {
+		v, ok, err := stringField(fields, t.name)
+		if err != nil {
+			return err
+		}
+		if ok {
+			tt, perr := time.Parse(time.RFC3339Nano, v)
+			if perr != nil {
+				return approval.Errorf(approval.CodeInvalid, "%s must be an RFC 3339 time", t.name)
+			}
+			*t.dst = tt
+		}
+	}
+	res, err := s.approvals.Simulate(r.Context(), in)
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, wire.ToSimulation(res))
+	return nil
+}
+
+func (s *Server) listTemplates(w http.ResponseWriter, r *http.Request) error {
+	tpls := s.approvals.PolicyTemplates()
+	out := make([]wire.Template, len(tpls))
+	for i, t := range tpls {
+		out[i] = wire.ToTemplate(t)
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"templates": out})
+	return nil
+}
+
+func (s *Server) createFromTemplate(w http.ResponseWriter, r *http.Request) error {
+	fields, err := decodeObject(w, r, s.maxBody, "templateId", "overrides")
+	if err != nil {
+		return err
+	}
+	id, ok, err := stringField(fields, "templateId")
+	if err != nil || !ok || id == "" {
+		return approval.Errorf(approval.CodeInvalid, "templateId is required")
+	}
+	var o approval.TemplateOverrides
+	if raw, ok := fields["overrides"]; ok && !isNull(raw) {
+		of, err := parseObject(raw, "name", "priority", "enabled")
+		if err != nil {
+			return approval.Errorf(approval.CodeInvalid, "overrides: %s", approval.ErrorMessage(err))
+		}
+		var (
+			name     string
+			priority int
+			enabled  bool
+		)
+		if ok, err := decodeField(of, "name", &name); err != nil {
+			return err
+		} else if ok {
+			o.Name = &name
+		}
+		if ok, err := decodeField(of, "priority", &priority); err != nil {
+			return err
+		} else if ok {
+			o.Priority = &priority
+		}
+		if ok, err := decodeField(of, "enabled", &enabled); err != nil {
+			return err
+		} else if ok {
+			o.Enabled = &enabled
+		}
+	}
+	sp, err := s.approvals.CreatePolicyFromTemplate(r.Context(), principal(r).Actor("api", approval.ActorHuman), id, o)
+	if err != nil {
+		return err
+	}
+	w.Header().Set("Location", "/api/policies/"+sp.ID)
+	writeJSON(w, http.StatusCreated, wire.ToPolicy(sp))
 	return nil
 }

@@ -32,14 +32,14 @@ func TestNoSecretsInLogsOrMetrics(t *testing.T) {
 	_, approver, _ := createKey(t, s, map[string]any{"name": "approver", "scopes": []string{"request:read", "request:decide"}})
 	revokedID, revoked, _ := createKey(t, s, map[string]any{"name": "revoked", "scopes": []string{"request:read"}})
 	secrets = append(secrets, agent, approver, revoked)
-	if resp, body := call(t, nil, http.MethodDelete, s.URL+"/api/keys/"+revokedID, s.AdminKey, nil); resp.StatusCode != 200 {
+	if resp, body := send(t, nil, http.MethodDelete, s.URL+"/api/keys/"+revokedID, s.AdminKey, nil); resp.StatusCode != 200 {
 		t.Fatalf("revoke: %d %s", resp.StatusCode, body)
 	}
 	bad := auth.GenerateKey()
 	secrets = append(secrets, bad)
 
 	// A request whose params and idempotency key hold secrets.
-	resp, body := call(t, nil, http.MethodPost, s.URL+"/api/requests", agent,
+	resp, body := send(t, nil, http.MethodPost, s.URL+"/api/requests", agent,
 		map[string]any{"action": "deploy", "params": map[string]any{"token": agent, "hook": "whsec_abcdefabcdefabcdef"}},
 		"Idempotency-Key", agent, "X-Request-Id", agent)
 	if resp.StatusCode != http.StatusCreated {
@@ -47,7 +47,7 @@ func TestNoSecretsInLogsOrMetrics(t *testing.T) {
 	}
 	var created struct{ ID string }
 	_ = json.Unmarshal(body, &created)
-	resp, body = call(t, nil, http.MethodPost, s.URL+"/api/policies", s.AdminKey, map[string]any{
+	resp, body = send(t, nil, http.MethodPost, s.URL+"/api/policies", s.AdminKey, map[string]any{
 		"name": "p", "rules": []any{map[string]any{"match": map[string]any{"action": "never"}, "decision": "auto_deny"}}})
 	if resp.StatusCode != http.StatusCreated {
 		t.Fatalf("create policy: %d %s", resp.StatusCode, body)
@@ -96,14 +96,14 @@ func TestNoSecretsInLogsOrMetrics(t *testing.T) {
 			if rt.Method == http.MethodDelete && key != "" && key != bad && key != agent {
 				continue // keep the objects for the other calls
 			}
-			call(t, nil, rt.Method, s.URL+path, key, reqBody)
+			send(t, nil, rt.Method, s.URL+path, key, reqBody)
 		}
 	}
 	// Happy paths that log: decide, then the failures after it.
-	call(t, nil, http.MethodPost, s.URL+"/api/requests/"+created.ID+"/decide", approver,
+	send(t, nil, http.MethodPost, s.URL+"/api/requests/"+created.ID+"/decide", approver,
 		map[string]any{"decision": "approved", "reason": "ok " + approver})
-	call(t, nil, http.MethodPost, s.URL+"/api/requests/"+created.ID+"/decide", approver, map[string]any{"decision": "denied"})
-	call(t, nil, http.MethodPost, s.URL+"/api/requests/"+created.ID+"/decide", agent, map[string]any{"decision": "denied"})
+	send(t, nil, http.MethodPost, s.URL+"/api/requests/"+created.ID+"/decide", approver, map[string]any{"decision": "denied"})
+	send(t, nil, http.MethodPost, s.URL+"/api/requests/"+created.ID+"/decide", agent, map[string]any{"decision": "denied"})
 	// Enough failures to trip the per-address throttle (it logs).
 	for range 8 {
 		get(t, s.URL+"/api/me", auth.GenerateKey())

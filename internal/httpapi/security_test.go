@@ -59,7 +59,7 @@ func TestSecurityHeaders(t *testing.T) {
 		{"GET", "/nope", "", 404},
 	}
 	for _, tc := range cases {
-		resp, _ := call(t, nil, tc.method, s.URL+tc.path, tc.key, nil)
+		resp, _ := send(t, nil, tc.method, s.URL+tc.path, tc.key, nil)
 		if resp.StatusCode != tc.want {
 			t.Errorf("%s %s: %d, want %d", tc.method, tc.path, resp.StatusCode, tc.want)
 		}
@@ -114,7 +114,7 @@ func TestCORS(t *testing.T) {
 		if headers != "" {
 			h = append(h, "Access-Control-Request-Headers", headers)
 		}
-		return call(t, nil, http.MethodOptions, s.URL+"/api/requests", "", nil, h...)
+		return send(t, nil, http.MethodOptions, s.URL+"/api/requests", "", nil, h...)
 	}
 
 	t.Run("allowed preflight", func(t *testing.T) {
@@ -185,7 +185,7 @@ func TestCORS(t *testing.T) {
 func TestCORSOffByDefault(t *testing.T) {
 	t.Parallel()
 	s := testserver.Start(t, nil)
-	resp, _ := call(t, nil, http.MethodOptions, s.URL+"/api/requests", "", nil,
+	resp, _ := send(t, nil, http.MethodOptions, s.URL+"/api/requests", "", nil,
 		"Origin", "https://app.example.com", "Access-Control-Request-Method", "POST")
 	if resp.StatusCode == http.StatusNoContent || resp.Header.Get("Access-Control-Allow-Origin") != "" {
 		t.Fatalf("preflight without CORS_ORIGINS: %d Allow-Origin %q", resp.StatusCode, resp.Header.Get("Access-Control-Allow-Origin"))
@@ -248,7 +248,7 @@ func TestTLS(t *testing.T) {
 		t.Fatalf("URL %s, want https", s.URL)
 	}
 	client := &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool}}}
-	resp, body := call(t, client, http.MethodGet, s.URL+"/api/me", s.AdminKey, nil)
+	resp, body := send(t, client, http.MethodGet, s.URL+"/api/me", s.AdminKey, nil)
 	if resp.StatusCode != http.StatusOK || resp.TLS == nil {
 		t.Fatalf("over TLS: %d tls=%v %s", resp.StatusCode, resp.TLS != nil, body)
 	}

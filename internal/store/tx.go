@@ -41,6 +41,9 @@ func (s *Store) WithTx(ctx context.Context, fn func(tx approval.Tx) error) error
 }
 
 func (s *Store) withTx(ctx context.Context, fn func(tx *Tx) error) error {
+	if s.batch != nil {
+		return s.batch.do(ctx, fn)
+	}
 	sqlTx, err := s.db.BeginTx(ctx, nil)
 	if err != nil {
 		return fmt.Errorf("store: begin: %w", err)

@@ -53,6 +53,18 @@ type Request struct {
 	SLARemainingMs *int64                  `json:"slaRemainingMs"`
 	PolicyDecision approval.PolicyDecision `json:"policyDecision"`
 	Agent          Agent                   `json:"agent"`
+	// ApprovedParams are the params an approver edited and approved; the
+	// agent must act on these instead of its own. Null when not edited.
+	ApprovedParams  json.RawMessage `json:"approvedParams"`
+	Approvals       *Approvals      `json:"approvals,omitempty"`
+	EscalationLevel int             `json:"escalationLevel,omitempty"`
+	GrantID         *string         `json:"grantId,omitempty"`
+}
+
+// Approvals is a quorum's progress.
+type Approvals struct {
+	Required int `json:"required"`
+	Received int `json:"received"`
 }
 
 // StrPtr returns nil for "" and a pointer to s otherwise.
@@ -90,6 +102,16 @@ func ToRequest(r *approval.Request, now time.Time) Request {
 	if len(out.Context) == 0 {
 		out.Context = json.RawMessage(`{}`)
 	}
+	if len(r.ApprovedParams) > 0 {
+		out.ApprovedParams = r.ApprovedParams
+	} else {
+		out.ApprovedParams = json.RawMessage("null")
+	}
+	if n := r.RequiredApprovals(); n > 1 {
+		out.Approvals = &Approvals{Required: n, Received: r.ApprovalVotes}
+	}
+	out.EscalationLevel = r.EscalationLevel
+	out.GrantID = StrPtr(r.GrantID)
 	if r.Status == approval.StatusPending && !r.ExpiresAt.IsZero() {
 		ms := r.ExpiresAt.Sub(now).Milliseconds()
 		out.SLARemainingMs = &ms
@@ -233,4 +255,138 @@ func ToPolicy(p *approval.StoredPolicy) Policy {
 		out.Rules = []policy.Rule{}
 	}
 	return out
+}
+
+// Simulation is the answer of POST /api/policies/simulate.
+type Simulation struct {
+	Total   int                `json:"total"`
+	Current DecisionCounts     `json:"current"`
+	Results DecisionCounts     `json:"results"` // the candidate's (upstream name)
+	Changed int                `json:"changed"`
+	Details []SimulatedRequest `json:"details"`
+}
+
+// DecisionCounts counts outcomes (upstream names).
+type DecisionCounts struct {
+	AutoApproved  int `json:"autoApproved"`
+	AutoDenied    int `json:"autoDenied"`
+	RoutedToHuman int `json:"routedToHuman"`
+}
+
+// SimulatedRequest is one replayed request.
+type SimulatedRequest struct {
+	RequestID         string                  `json:"requestId"`
+	Action            string                  `json:"action"`
+	CreatedAt         Time                    `json:"createdAt"`
+	Status            approval.Status         `json:"status"`
+	CurrentDecision   string                  `json:"currentDecision"`
+	CandidateDecision string                  `json:"candidateDecision"`
+	Changed           bool                    `json:"changed"`
+	Current           approval.PolicyDecision `json:"current"`
+	Candidate         approval.PolicyDecision `json:"candidate"`
+}
+
+// ToSimulation converts a simulation result.
+func ToSimulation(r *approval.SimulateResult) Simulation {
+	out := Simulation{Total: r.Total, Changed: r.Changed, Details: make([]SimulatedRequest, len(r.Requests)),
+		Current: DecisionCounts(r.Current), Results: DecisionCounts(r.Candidate)}
+	for i, q := range r.Requests {
+		out.Details[i] = SimulatedRequest{RequestID: q.RequestID, Action: q.Action, CreatedAt: Time(q.CreatedAt), Status: q.Status,
+			CurrentDecision: q.CurrentDecision.Decision, CandidateDecision: q.CandidateDecision.Decision, Changed: q.Changed,
+			Current: q.CurrentDecision, Candidate: q.CandidateDecision}
+	}
+	return out
+}
+
+// Template is a built-in policy template.
+type Template struct {
+	ID          string        `json:"id"`
+	Name        string        `json:"name"`
+	Description string        `json:"description"`
+	Category    string        `json:"category"`
+	Priority    int           `json:"priority"`
+	Rules       []policy.Rule `json:"rules"`
+	Policy      policy.Policy `json:"policy"`
+}
+
+// ToTemplate converts a template.
+func ToTemplate(t approval.Template) Template {
+	return Template{ID: t.ID, Name: t.Name, Description: t.Description, Category: t.Category,
+		Priority: t.Policy.Priority, Rules: t.Policy.Rules, Policy: t.Policy}
+}
+
+// ChainReport is the answer of GET /api/audit/verify.
+type ChainReport struct {
+	OK       bool          `json:"ok"`
+	Checked  int64         `json:"checked"`
+	HeadSeq  int64         `json:"headSeq"`
+	HeadHash string        `json:"headHash"`
+	Unsealed int64         `json:"unsealed"`
+	Problem  *ChainProblem `json:"problem,omitempty"`
+}
+
+// ChainProblem locates a break in the audit chain.
+type ChainProblem struct {
+	Seq     int64  `json:"seq"`
+	EventID string `json:"eventId,omitempty"`
+	Reason  string `json:"reason"`
+}
+
+// ToChainReport converts a verification report.
+func ToChainReport(r *approval.ChainReport) ChainReport {
+	out := ChainReport{OK: r.OK, Checked: r.Checked, HeadSeq: r.HeadSeq, HeadHash: r.HeadHash, Unsealed: r.Unsealed}
+	if p := r.Problem; p != nil {
+		out.Problem = &ChainProblem{Seq: p.Seq, Reason: p.Reason}
+		if p.EventID != 0 {
+			out.Problem.EventID = strconv.FormatInt(p.EventID, 10)
+		}
+	}
+	return out
+}
+
+// Grant is the wire form of a time-boxed grant.
+type Grant struct {
+	ID         string         `json:"id"`
+	AgentID    string         `json:"agentId"`
+	Action     string         `json:"action"`
+	Conditions map[string]any `json:"conditions"`
+	ExpiresAt  Time           `json:"expiresAt"`
+	MaxUses    *int           `json:"maxUses"`
+	Uses       int            `json:"uses"`
+	RequestID  string         `json:"requestId"`
+	CreatedBy  string         `json:"createdBy"`
+	CreatedAt  Time           `json:"createdAt"`
+	RevokedAt  Time           `json:"revokedAt"`
+	RevokedBy  *string        `json:"revokedBy"`
+	Active     bool           `json:"active"`
+}
+
+// ToGrant converts a grant as of now.
+func ToGrant(g *approval.Grant, now time.Time) Grant {
+	return Grant{ID: g.ID, AgentID: g.AgentID, Action: g.Action, Conditions: g.Conditions, ExpiresAt: Time(g.ExpiresAt),
+		MaxUses: g.MaxUses, Uses: g.Uses, RequestID: g.RequestID, CreatedBy: g.CreatedBy, CreatedAt: Time(g.CreatedAt),
+		RevokedAt: Time(g.RevokedAt), RevokedBy: StrPtr(g.RevokedBy), Active: g.Active(now)}
+}
+
+// Group is the wire form of an approver group.
+type Group struct {
+	Name      string   `json:"name"`
+	Members   []string `json:"members"`
+	Source    string   `json:"source"`
+	CreatedAt Time     `json:"createdAt"`
+	UpdatedAt Time     `json:"updatedAt"`
+}
+
+// ToGroup converts a group.
+func ToGroup(g *approval.Group) Group {
+	return Group{Name: g.Name, Members: g.Members, Source: g.Source, CreatedAt: Time(g.CreatedAt), UpdatedAt: Time(g.UpdatedAt)}
+}
+
+// BatchResult is one entry of a batch decision's answer.
+type BatchResult struct {
+	ID      string   `json:"id"`
+	OK      bool     `json:"ok"`
+	Status  int      `json:"status"`
+	Error   string   `json:"error,omitempty"`
+	Request *Request `json:"request,omitempty"`
 }
