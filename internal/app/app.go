@@ -50,9 +50,10 @@ type App struct {
 	Limiter   ratelimit.Limiter
 
 	pgBus *events.Postgres
+	out   io.Writer // where the first admin key is printed
+
 	redis *redis.Client // the rate limiter's, when REDIS_URL is set
 	tls   *tls.Config   // when AGENTGATE_TLS_CERT is set
-	out   io.Writer     // where the first admin key is printed
 }
 
 // NewLogger returns the JSON (or text) logger the config asks for.

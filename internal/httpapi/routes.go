@@ -27,11 +27,11 @@ type Route struct {
 	Scope auth.Scope
 	// Streaming marks long-polls and event streams.
 	Streaming bool
+	Handler   HandlerFunc
 	// AddressLimit, when positive, limits the route to that many requests
 	// per minute per client address (for public routes that can be
 	// abused, such as one-click decision links and the login).
 	AddressLimit int
-	Handler      HandlerFunc
 }
 
 func (rt Route) name() string { return rt.Method + " " + rt.Pattern }

@@ -65,17 +65,18 @@ type Deps struct {
 
 // Server is the API's http.Handler.
 type Server struct {
-	approvals  *approval.Service
-	auth       *auth.Service
-	metrics    *metrics.Metrics
-	log        *slog.Logger
-	accessLog  bool
-	maxBody    int64
-	version    string
-	cfg        Config
-	hub        *events.Hub
+	approvals *approval.Service
+	auth      *auth.Service
+	metrics   *metrics.Metrics
+	log       *slog.Logger
+	accessLog bool
+	maxBody   int64
+	version   string
+	cfg       Config
+	hub       *events.Hub
+
 	limiter    ratelimit.Limiter
-	authBlocks *addrBlocks
+	authBlocks *addrBlocks // addresses refused after repeated failed authentications
 
 	streamsMu sync.Mutex
 	streams   map[string]int // live long-polls and streams per key id
@@ -108,19 +109,20 @@ func New(cfg Config, deps Deps) *Server {
 		deps.Limiter = ratelimit.NewMemory(nil)
 	}
 	s := &Server{
-		approvals:  deps.Approvals,
-		auth:       deps.Auth,
-		metrics:    deps.Metrics,
-		log:        deps.Logger,
-		accessLog:  cfg.AccessLog,
-		maxBody:    cfg.MaxBodyBytes,
-		version:    cfg.Version,
-		cfg:        cfg,
-		hub:        deps.Hub,
+		approvals: deps.Approvals,
+		auth:      deps.Auth,
+		metrics:   deps.Metrics,
+		log:       deps.Logger,
+		accessLog: cfg.AccessLog,
+		maxBody:   cfg.MaxBodyBytes,
+		version:   cfg.Version,
+		cfg:       cfg,
+		hub:       deps.Hub,
+		streams:   map[string]int{},
+		mux:       http.NewServeMux(),
+
 		limiter:    deps.Limiter,
 		authBlocks: newAddrBlocks(10_000),
-		streams:    map[string]int{},
-		mux:        http.NewServeMux(),
 	}
 	for _, rt := range s.apiRoutes() {
 		s.Handle(rt)
