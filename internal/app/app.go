@@ -31,6 +31,7 @@ import (
 	"github.com/agentgate/agentgate/internal/policy"
 	"github.com/agentgate/agentgate/internal/ratelimit"
 	"github.com/agentgate/agentgate/internal/store"
+	"github.com/agentgate/agentgate/internal/webhook"
 )
 
 // Version is set at build time with -ldflags "-X github.com/agentgate/agentgate/internal/app.Version=v1.2.3".
@@ -48,6 +49,7 @@ type App struct {
 	Jobs      *jobs.Runner
 	API       *httpapi.Server
 	Limiter   ratelimit.Limiter
+	Webhooks  *webhook.Service
 
 	pgBus *events.Postgres
 	out   io.Writer // where the first admin key is printed
@@ -126,6 +128,13 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger, out io.Write
 	} else {
 		opts.Publisher = events.NewLocal(a.Hub)
 	}
+	// Webhooks: the service is a TxHook (deliveries are enqueued in the
+	// transaction of each change) and owns the delivery worker.
+	if a.Webhooks, err = newWebhooks(cfg, st, log); err != nil {
+		st.Close()
+		return nil, err
+	}
+	opts.Hooks = append(opts.Hooks, a.Webhooks)
 	a.Approvals = approval.NewService(st, approval.Config{DefaultTimeout: cfg.DefaultTimeout, MaxParamsKeys: cfg.MaxParamsKeys}, opts)
 
 	if cfg.PolicyFile != "" {
@@ -139,10 +148,12 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger, out io.Write
 	river.AddWorker(workers, &jobs.ExpireWorker{Approvals: a.Approvals})
 	river.AddWorker(workers, &jobs.SealWorker{Approvals: a.Approvals})
 	river.AddWorker(workers, &jobs.EscalateWorker{Approvals: a.Approvals})
+	river.AddWorker(workers, a.Webhooks.Worker())
 	a.Jobs, err = jobs.New(st, jobs.Options{
 		Workers:    workers,
 		Periodic:   []*river.PeriodicJob{jobs.ExpirySweep(cfg.ExpirySweep), jobs.AuditSealer(cfg.AuditSealInterval)},
 		MaxWorkers: cfg.JobWorkers,
+		Queues:     map[string]int{webhook.QueueName: cfg.WebhookWorkers},
 		Logger:     log,
 	})
 	if err != nil {
@@ -150,6 +161,13 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger, out io.Write
 		return nil, err
 	}
 	a.Approvals.AddHook(jobs.EscalationScheduler{Runner: a.Jobs})
+	a.Webhooks.SetQueue(a.Jobs)
+	if n, err := a.Webhooks.EncryptPlaintextSecrets(ctx); err != nil {
+		st.Close()
+		return nil, err
+	} else if n > 0 {
+		log.Info("encrypted webhook secrets stored before AGENTGATE_ENCRYPTION_KEY was set", "count", n)
+	}
 	// Rate limits and hardening (see SECURITY.md).
 	if a.tls, err = loadTLS(cfg); err == nil {
 		a.Limiter, a.redis, err = newLimiter(cfg, log, a.Metrics)
@@ -170,7 +188,7 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger, out io.Write
 		AuthFailureLimit: cfg.AuthFailureLimit,
 		TrustedProxies:   proxies,
 		CORSOrigins:      origins,
-	}, httpapi.Deps{Approvals: a.Approvals, Auth: a.Auth, Metrics: a.Metrics, Hub: a.Hub, Logger: log, Limiter: a.Limiter})
+	}, httpapi.Deps{Approvals: a.Approvals, Auth: a.Auth, Metrics: a.Metrics, Hub: a.Hub, Webhooks: a.Webhooks, Logger: log, Limiter: a.Limiter})
 	return a, nil
 }
 
@@ -197,6 +215,32 @@ func (a *App) loadPolicyFile(ctx context.Context) error {
 	a.Log.Info("policy file loaded", "file", a.Config.PolicyFile, "policies", len(ps),
 		"added", res.Added, "updated", res.Updated, "removed", res.Removed, "unchanged", res.Unchanged)
 	return nil
+}
+
+// newWebhooks builds the webhook service from the configuration.
+func newWebhooks(cfg *config.Config, st *store.Store, log *slog.Logger) (*webhook.Service, error) {
+	var key []byte
+	if cfg.EncryptionKey != "" {
+		var err error
+		if key, err = config.ParseKey(cfg.EncryptionKey); err != nil {
+			return nil, err
+		}
+	}
+	if cfg.WebhookAllowPrivate {
+		log.Warn("AGENTGATE_WEBHOOK_ALLOW_PRIVATE is on: webhooks may target loopback and private-network addresses " +
+			"(cloud metadata stays refused). This is for development and tests only; never enable it in production.")
+	}
+	if key == nil {
+		log.Info("AGENTGATE_ENCRYPTION_KEY is not set: webhook secrets are stored unencrypted")
+	}
+	return webhook.NewService(st, webhook.Config{
+		MaxAttempts:   cfg.WebhookMaxAttempts,
+		Timeout:       cfg.WebhookTimeout,
+		RetryBase:     cfg.WebhookRetryBase,
+		AllowPrivate:  cfg.WebhookAllowPrivate,
+		EncryptionKey: key,
+		Version:       Version,
+	}, webhook.Options{Logger: log})
 }
 
 // Close releases the database (and the rate limiter's Redis client).

@@ -16,6 +16,7 @@ import (
 	"github.com/agentgate/agentgate/internal/events"
 	"github.com/agentgate/agentgate/internal/metrics"
 	"github.com/agentgate/agentgate/internal/ratelimit"
+	"github.com/agentgate/agentgate/internal/webhook"
 )
 
 // Config configures the Server.
@@ -57,6 +58,7 @@ type Deps struct {
 	Auth      *auth.Service
 	Metrics   *metrics.Metrics // optional
 	Hub       *events.Hub      // live events for SSE; nil disables /api/events
+	Webhooks  *webhook.Service // nil disables /api/webhooks
 	Logger    *slog.Logger
 	// Limiter counts per-key and per-address limits; nil means a new
 	// in-memory limiter (per process).
@@ -74,6 +76,7 @@ type Server struct {
 	version   string
 	cfg       Config
 	hub       *events.Hub
+	webhooks  *webhook.Service
 
 	limiter    ratelimit.Limiter
 	authBlocks *addrBlocks // addresses refused after repeated failed authentications
@@ -118,6 +121,7 @@ func New(cfg Config, deps Deps) *Server {
 		version:   cfg.Version,
 		cfg:       cfg,
 		hub:       deps.Hub,
+		webhooks:  deps.Webhooks,
 		streams:   map[string]int{},
 		mux:       http.NewServeMux(),
 
