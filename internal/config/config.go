@@ -51,6 +51,17 @@ type Config struct {
 	WebhookRetryBase    time.Duration `env:"AGENTGATE_WEBHOOK_RETRY_BASE" envDefault:"1s"`
 	WebhookAllowPrivate bool          `env:"AGENTGATE_WEBHOOK_ALLOW_PRIVATE" envDefault:"false"`
 	WebhookWorkers      int           `env:"AGENTGATE_WEBHOOK_WORKERS" envDefault:"100"`
+
+	// Rate limits and HTTP hardening: see SECURITY.md.
+	RedisURL         string   `env:"REDIS_URL" secret:"true"`
+	DefaultRateLimit int      `env:"AGENTGATE_DEFAULT_RATE_LIMIT" envDefault:"0"`
+	AdminRateLimit   int      `env:"AGENTGATE_ADMIN_RATE_LIMIT" envDefault:"0"`
+	AuthFailureLimit int      `env:"AGENTGATE_AUTH_FAILURE_LIMIT" envDefault:"30"`
+	TrustedProxies   []string `env:"AGENTGATE_TRUSTED_PROXIES" envSeparator:","`
+	CORSOrigins      []string `env:"CORS_ORIGINS" envSeparator:","`
+	TLSCert          string   `env:"AGENTGATE_TLS_CERT"`
+	TLSKey           string   `env:"AGENTGATE_TLS_KEY"`
+	MaxParamsKeys    int      `env:"AGENTGATE_MAX_PARAMS_KEYS" envDefault:"256"`
 }
 
 // Load reads the configuration from the environment and validates it.
@@ -130,6 +141,7 @@ func (c *Config) Validate() error {
 			errs = append(errs, fmt.Errorf("%s must be positive", d.name))
 		}
 	}
+	errs = append(errs, c.validateHardening()...)
 	return errors.Join(errs...)
 }
 
@@ -145,7 +157,11 @@ func (c *Config) PublicURL() string {
 	if host == "" || host == "0.0.0.0" || host == "::" {
 		host = "localhost"
 	}
-	return fmt.Sprintf("http://%s:%d", host, c.Port)
+	scheme := "http"
+	if c.TLSCert != "" {
+		scheme = "https"
+	}
+	return fmt.Sprintf("%s://%s:%d", scheme, host, c.Port)
 }
 
 // ParseKey decodes AGENTGATE_ENCRYPTION_KEY: exactly 32 bytes written as
