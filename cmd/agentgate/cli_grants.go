@@ -98,9 +98,10 @@ for the same action for a while (created with 'agentgate approve --grant').`,
 
 func (a *cliApp) groupsCmd() *cobra.Command {
 	list := &cobra.Command{
-		Use:   "list",
-		Short: "List approver groups",
-		Args:  usageArgs(cobra.NoArgs),
+		Use:     "list",
+		Short:   "List approver groups",
+		Example: "  agentgate groups list\n  agentgate groups list --json",
+		Args:    usageArgs(cobra.NoArgs),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			c, err := a.api(cmd)
 			if err != nil {
@@ -157,9 +158,10 @@ names or ids, slack:U…, discord:…, email:…. Rules name the group as
 		},
 	}
 	del := &cobra.Command{
-		Use:   "delete NAME",
-		Short: "Delete an approver group",
-		Args:  usageArgs(cobra.ExactArgs(1)),
+		Use:     "delete NAME",
+		Short:   "Delete an approver group",
+		Example: "  agentgate groups delete finance",
+		Args:    usageArgs(cobra.ExactArgs(1)),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			c, err := a.api(cmd)
 			if err != nil {
