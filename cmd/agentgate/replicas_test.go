@@ -127,7 +127,7 @@ func TestReplicas(t *testing.T) {
 				}
 			}()
 			time.Sleep(150 * time.Millisecond) // the long-poll is waiting on B
-			decided := time.Now() // from the start of the decide call: an upper bound
+			decided := time.Now()              // from the start of the decide call: an upper bound
 			if _, err := humanC.Decide(ctx, r.ID, client.DecideInput{Decision: client.StatusApproved, Reason: "ok"}); err != nil {
 				t.Fatal(err)
 			}
