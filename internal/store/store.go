@@ -161,10 +161,7 @@ func openSQLite(ctx context.Context, path string, opts Options) (*Store, error) 
 	default:
 		return nil, fmt.Errorf("store: SQLite synchronous must be NORMAL or FULL, not %q", opts.SQLiteSynchronous)
 	}
-	db, err := sql.Open("sqlite", sqliteDSN(path, true, sync))
-	if err != nil {
-		return nil, fmt.Errorf("store: open sqlite: %w", err)
-	}
+	db := openSQLiteDB(sqliteDSN(path, true, sync))
 	db.SetMaxOpenConns(1)
 	db.SetMaxIdleConns(1)
 	db.SetConnMaxLifetime(0)
@@ -173,11 +170,7 @@ func openSQLite(ctx context.Context, path string, opts Options) (*Store, error) 
 		db.Close()
 		return nil, fmt.Errorf("store: open sqlite %s: %w", path, err)
 	}
-	rdb, err := sql.Open("sqlite", sqliteDSN(path, false, sync))
-	if err != nil {
-		db.Close()
-		return nil, fmt.Errorf("store: open sqlite readers: %w", err)
-	}
+	rdb := openSQLiteDB(sqliteDSN(path, false, sync))
 	n := opts.MaxConns
 	if n <= 0 {
 		n = max(4, 2*runtime.GOMAXPROCS(0))
