@@ -330,3 +330,61 @@ func TestGracefulShutdownFinishesInFlight(t *testing.T) {
 		t.Error("no shutdown log line")
 	}
 }
+
+// TestExpiryWhileStopped: requests whose expiry passes while no server runs
+// end within seconds of the next start (expired, or the rule's onTimeout
+// decision), exactly once.
+func TestExpiryWhileStopped(t *testing.T) {
+	db := filepath.Join(t.TempDir(), "expiry.db")
+	admin := "expiry-test-admin-key-0123"
+	port := freePort(t)
+	env := []string{"DATABASE_URL=" + db, "ADMIN_API_KEY=" + admin}
+	p := startServer(t, port, env...)
+	_, m := api(t, "POST", p.url+"/api/keys", admin, map[string]any{"name": "bot", "scopes": []string{"request:create", "request:read"}})
+	agent := m["key"].(string)
+	if st, m := api(t, "POST", p.url+"/api/policies", admin, map[string]any{"name": "timeouts", "priority": 1, "rules": []any{
+		map[string]any{"match": map[string]any{"action": "auto.approve.on.timeout"}, "decision": "route_to_human", "timeout": "1s", "onTimeout": "approve"},
+	}}); st != 201 {
+		t.Fatalf("policy: %d %v", st, m)
+	}
+	_, plain := api(t, "POST", p.url+"/api/requests", agent, map[string]any{"action": "plain", "expiresAt": time.Now().Add(1500 * time.Millisecond).UTC().Format(time.RFC3339Nano)})
+	_, timed := api(t, "POST", p.url+"/api/requests", agent, map[string]any{"action": "auto.approve.on.timeout"})
+	p.stop(t)
+	time.Sleep(2 * time.Second) // both expiries pass while nothing runs
+
+	start := time.Now()
+	p2 := startServer(t, port, env...)
+	for _, c := range []struct {
+		id, want string
+	}{{plain["id"].(string), "expired"}, {timed["id"].(string), "approved"}} {
+		st, r := api(t, "GET", p2.url+"/api/requests/"+c.id+"/wait?timeout=10s", agent, nil)
+		if st != 200 || r["status"] != c.want {
+			t.Fatalf("%s after restart: %d %v, want %s", c.id, st, r["status"], c.want)
+		}
+		if r["decidedByType"] != "system" {
+			t.Errorf("%s decided by %v, want the system", c.id, r["decidedByType"])
+		}
+	}
+	t.Logf("both ended %v after the restart began", time.Since(start).Round(time.Millisecond))
+	time.Sleep(1500 * time.Millisecond) // more sweeps run: nothing may end twice
+	for _, id := range []string{plain["id"].(string), timed["id"].(string)} {
+		req, _ := http.NewRequest("GET", p2.url+"/api/requests/"+id+"/audit", nil)
+		req.Header.Set("Authorization", "Bearer "+agent)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var trail []map[string]any
+		_ = json.NewDecoder(resp.Body).Decode(&trail)
+		resp.Body.Close()
+		ends := 0
+		for _, e := range trail {
+			if e["eventType"] != "created" {
+				ends++
+			}
+		}
+		if ends != 1 {
+			t.Errorf("%s has %d end events, want exactly 1: %v", id, ends, trail)
+		}
+	}
+}

@@ -287,6 +287,20 @@ func (a *App) Serve(ctx context.Context, ln net.Listener) error {
 	// The sealer adds committed audit events to the hash chain and runs
 	// the outbox hooks (webhook fan-out) on them.
 	wg.Go(func() { a.Approvals.RunSealer(bg, a.Config.AuditSealInterval, 20*time.Millisecond) })
+	// Expiries that passed while no server ran end now, not after River
+	// has elected a leader to run the periodic sweep (a compare-and-set
+	// makes racing sweeps harmless).
+	wg.Go(func() {
+		for {
+			n, err := a.Approvals.ExpireDue(bg, 200)
+			if err != nil || n < 200 {
+				if err != nil && bg.Err() == nil {
+					a.Log.Warn("expiry sweep at start failed; the periodic sweep will retry", "err", err)
+				}
+				return
+			}
+		}
+	})
 	if err := a.Jobs.Start(bg); err != nil {
 		stopBG()
 		return fmt.Errorf("start background jobs: %w", err)
