@@ -40,6 +40,7 @@ type Config struct {
 	ExpirySweep     time.Duration `env:"AGENTGATE_EXPIRY_SWEEP_INTERVAL" envDefault:"1s"`
 	JobWorkers      int           `env:"AGENTGATE_JOB_WORKERS" envDefault:"50"`
 	DebugAddr       string        `env:"AGENTGATE_DEBUG_ADDR"`
+	SessionTTL      time.Duration `env:"AGENTGATE_SESSION_TTL" envDefault:"12h"`
 }
 
 // Load reads the configuration from the environment and validates it.
@@ -96,7 +97,8 @@ func (c *Config) Validate() error {
 		v    time.Duration
 	}{{"AGENTGATE_SHUTDOWN_TIMEOUT", c.ShutdownTimeout}, {"AGENTGATE_READ_HEADER_TIMEOUT", c.ReadHeaderTO},
 		{"AGENTGATE_READ_TIMEOUT", c.ReadTimeout}, {"AGENTGATE_WRITE_TIMEOUT", c.WriteTimeout}, {"AGENTGATE_IDLE_TIMEOUT", c.IdleTimeout},
-		{"AGENTGATE_MAX_WAIT", c.MaxWait}, {"AGENTGATE_EXPIRY_SWEEP_INTERVAL", c.ExpirySweep}} {
+		{"AGENTGATE_MAX_WAIT", c.MaxWait}, {"AGENTGATE_EXPIRY_SWEEP_INTERVAL", c.ExpirySweep},
+		{"AGENTGATE_SESSION_TTL", c.SessionTTL}} {
 		if d.v <= 0 {
 			errs = append(errs, fmt.Errorf("%s must be positive", d.name))
 		}
@@ -106,6 +108,11 @@ func (c *Config) Validate() error {
 
 // Addr is the listen address.
 func (c *Config) Addr() string { return fmt.Sprintf("%s:%d", c.Host, c.Port) }
+
+// SecureCookies reports whether cookies must be marked Secure whatever
+// the request: the public URL is https, so a TLS-terminating proxy sits in
+// front even when the request reached us in plain HTTP.
+func (c *Config) SecureCookies() bool { return strings.HasPrefix(strings.ToLower(c.BaseURL), "https://") }
 
 // PublicURL is where people and integrations reach the server.
 func (c *Config) PublicURL() string {
