@@ -1,0 +1,122 @@
+package dashboard
+
+import (
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/agentgate/agentgate/internal/approval"
+	"github.com/agentgate/agentgate/internal/auth"
+)
+
+// requestView is a request as cards, rows and the live stream show it.
+// The live stream sends it as JSON and the script fills a copy of the
+// server's card template from it, with textContent only.
+type requestView struct {
+	ID             string   `json:"id"`
+	Action         string   `json:"action"`
+	Urgency        string   `json:"urgency"`
+	Rank           int      `json:"rank"`
+	Status         string   `json:"status"`
+	Agent          string   `json:"agent"`
+	AgentID        string   `json:"agentId"`
+	Created        string   `json:"created"` // RFC 3339, for the script
+	CreatedAgo     string   `json:"createdAgo"`
+	Expires        string   `json:"expires"` // RFC 3339 or ""
+	ExpiresIn      string   `json:"expiresIn"`
+	Summary        []kv     `json:"summary"`
+	More           int      `json:"more"`
+	Reason         string   `json:"reason"`
+	RequireReason  bool     `json:"requireReason"`
+	Approvers      []string `json:"approvers,omitempty"`
+	PolicyName     string   `json:"policyName,omitempty"`
+	DecidedBy      string   `json:"decidedBy,omitempty"`
+	DecidedByType  string   `json:"decidedByType,omitempty"`
+	DecisionReason string   `json:"decisionReason,omitempty"`
+	Decided        string   `json:"decided,omitempty"`
+	// Blocker says why the signed-in key may not decide ("" when it may).
+	Blocker string `json:"blocker,omitempty"`
+
+	req *approval.Request
+}
+
+func rfc(t time.Time) string {
+	if t.IsZero() {
+		return ""
+	}
+	return t.UTC().Format(time.RFC3339)
+}
+
+// newRequestView builds the view of r for the signed-in principal p (nil
+// when the view goes to many people, as on the live stream).
+func newRequestView(r *approval.Request, p *auth.Principal, now time.Time) *requestView {
+	v := &requestView{
+		ID:             r.ID,
+		Action:         r.Action,
+		Urgency:        string(r.Urgency),
+		Rank:           r.Urgency.Rank(),
+		Status:         string(r.Status),
+		Agent:          cmpOr(r.AgentName, r.AgentID),
+		AgentID:        r.AgentID,
+		Created:        rfc(r.CreatedAt),
+		CreatedAgo:     ago(now, r.CreatedAt),
+		Expires:        rfc(r.ExpiresAt),
+		ExpiresIn:      until(now, r.ExpiresAt),
+		Reason:         r.PolicyDecision.Reason,
+		RequireReason:  r.PolicyDecision.RequireReason,
+		Approvers:      r.PolicyDecision.Approvers,
+		PolicyName:     r.PolicyDecision.PolicyName,
+		DecidedBy:      cmpOr(r.DecidedByLabel, r.DecidedBy),
+		DecidedByType:  string(r.DecidedByType),
+		DecisionReason: r.DecisionReason,
+		Decided:        rfc(r.DecidedAt),
+		req:            r,
+	}
+	v.Summary, v.More = summarize(r.Params)
+	if p != nil {
+		v.Blocker = blocker(r, p)
+	}
+	return v
+}
+
+// blocker mirrors the service's rules (it enforces them regardless), so
+// the page can say why the buttons are missing instead of failing later.
+func blocker(r *approval.Request, p *auth.Principal) string {
+	if p.KeyID == r.AgentID {
+		return "This request was created with your API key, and the key that asks cannot approve its own request."
+	}
+	if len(r.PolicyDecision.Approvers) > 0 {
+		a := p.Actor("dashboard", approval.ActorHuman)
+		for _, id := range a.Identities() {
+			if slices.Contains(r.PolicyDecision.Approvers, id) {
+				return ""
+			}
+		}
+		return "Only " + strings.Join(r.PolicyDecision.Approvers, ", ") + " may decide this request."
+	}
+	return ""
+}
+
+func cmpOr(a, b string) string {
+	if a != "" {
+		return a
+	}
+	return b
+}
+
+// Request is the underlying request, for templates that need more.
+func (v *requestView) Request() *approval.Request { return v.req }
+
+// Pending reports whether the request still waits for a decision.
+func (v *requestView) Pending() bool { return v.Status == string(approval.StatusPending) }
+
+// CreatedAt and ExpiresAt are the times for absolute display.
+func (v *requestView) CreatedAt() time.Time { return v.req.CreatedAt }
+func (v *requestView) ExpiresAt() time.Time { return v.req.ExpiresAt }
+func (v *requestView) DecidedAt() time.Time { return v.req.DecidedAt }
+
+// Soon reports whether the request expires within ten minutes, which the
+// card marks.
+func (v *requestView) Soon(now time.Time) bool {
+	return !v.req.ExpiresAt.IsZero() && v.req.ExpiresAt.Sub(now) < 10*time.Minute
+}
