@@ -112,7 +112,9 @@ func (c *Config) Addr() string { return fmt.Sprintf("%s:%d", c.Host, c.Port) }
 // SecureCookies reports whether cookies must be marked Secure whatever
 // the request: the public URL is https, so a TLS-terminating proxy sits in
 // front even when the request reached us in plain HTTP.
-func (c *Config) SecureCookies() bool { return strings.HasPrefix(strings.ToLower(c.BaseURL), "https://") }
+func (c *Config) SecureCookies() bool {
+	return strings.HasPrefix(strings.ToLower(c.BaseURL), "https://")
+}
 
 // PublicURL is where people and integrations reach the server.
 func (c *Config) PublicURL() string {

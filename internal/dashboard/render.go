@@ -50,15 +50,15 @@ var pageNames = []string{"signin", "error", "queue", "request", "history", "audi
 
 func parseTemplates(as *assets) (*templates, error) {
 	funcs := template.FuncMap{
-		"asset":   as.URL,
-		"rfc3339": func(t time.Time) string { return t.UTC().Format(time.RFC3339) },
-		"utc":     displayTime,
-		"ago":     ago,
-		"until":   until,
-		"comma":   comma,
-		"add":     func(a, b int) int { return a + b },
-		"lower":   strings.ToLower,
-		"title":   titleCase,
+		"asset":    as.URL,
+		"rfc3339":  func(t time.Time) string { return t.UTC().Format(time.RFC3339) },
+		"utc":      displayTime,
+		"ago":      ago,
+		"until":    until,
+		"comma":    comma,
+		"add":      func(a, b int) int { return a + b },
+		"lower":    strings.ToLower,
+		"title":    titleCase,
 		"decision": decisionLabel,
 		"deref": func(p *int) int {
 			if p == nil {

@@ -3,8 +3,8 @@ package dashboard_test
 import (
 	"os"
 	"path/filepath"
-	"time"
 	"testing"
+	"time"
 
 	"github.com/chromedp/chromedp"
 
@@ -98,7 +98,7 @@ func TestScreenshots(t *testing.T) {
 				if s.setup != nil {
 					steps = append(steps, s.setup)
 				}
-				steps = append(steps, chromedp.Sleep(400 * time.Millisecond)) // let the live indicator connect and animations end
+				steps = append(steps, chromedp.Sleep(400*time.Millisecond)) // let the live indicator connect and animations end
 				if err := chromedp.Do(ctx, steps...); err != nil {
 					t.Fatalf("%s: %v", s.name, err)
 				}

@@ -2,8 +2,8 @@ package dashboard
 
 import (
 	"net"
-	"strconv"
 	"net/http"
+	"strconv"
 	"strings"
 	"time"
 
