@@ -6,6 +6,7 @@ import (
 	"errors"
 	"io"
 	"strconv"
+	"strings"
 )
 
 // jsonNode is one value of an agent's params or context, in the order
@@ -171,7 +172,9 @@ func shortValue(v json.RawMessage) string {
 		return string(v)
 	}
 	if buf.Len() <= summaryValue {
-		return buf.String()
+		// encoding/json escapes <, > and & inside strings; show them as
+		// the agent wrote them (the page escapes them for HTML).
+		return htmlUnescaper.Replace(buf.String())
 	}
 	dec := json.NewDecoder(&buf)
 	tok, _ := dec.Token()
@@ -193,6 +196,8 @@ func shortValue(v json.RawMessage) string {
 	}
 	return "{" + strconv.Itoa(n) + " keys}"
 }
+
+var htmlUnescaper = strings.NewReplacer(`\u003c`, "<", `\u003e`, ">", `\u0026`, "&")
 
 // prettyJSON indents raw for the policy editor and result boxes.
 func prettyJSON(raw []byte) string {

@@ -81,7 +81,7 @@ func (d *Dashboard) signIn(w http.ResponseWriter, r *http.Request, _ *view) erro
 			return err
 		}
 		pg.Error = approval.ErrorMessage(err)
-		if approval.ErrorCode(err) == approval.CodeUnauthenticated {
+		if approval.ErrorCode(err) == approval.CodeUnauthenticated && strings.TrimSpace(r.PostForm.Get("key")) != "" {
 			pg.Error = "That API key is not valid. Check it and try again."
 		}
 		d.render(w, r, nil, status, "signin", &Page{Title: "Sign in", Data: pg})
