@@ -76,7 +76,10 @@ func (c *client) do(method, path string, form url.Values, hdr ...string) answer 
 	return answer{status: resp.StatusCode, header: resp.Header, body: string(b)}
 }
 
-func (c *client) get(path string, hdr ...string) answer { c.t.Helper(); return c.do("GET", path, nil, hdr...) }
+func (c *client) get(path string, hdr ...string) answer {
+	c.t.Helper()
+	return c.do("GET", path, nil, hdr...)
+}
 func (c *client) post(path string, form url.Values, hdr ...string) answer {
 	c.t.Helper()
 	return c.do("POST", path, form, hdr...)
@@ -174,7 +177,7 @@ func TestSessionCookie(t *testing.T) {
 			if ck.Name != tt.wantName || !ck.HttpOnly || ck.SameSite != http.SameSiteLaxMode || ck.Path != "/" || ck.Secure != tt.wantSecure || ck.Domain != "" {
 				t.Errorf("cookie %+v", ck)
 			}
-			if ck.MaxAge < int((2*time.Hour - time.Minute).Seconds()) || ck.MaxAge > int((2 * time.Hour).Seconds()) {
+			if ck.MaxAge < int((2*time.Hour-time.Minute).Seconds()) || ck.MaxAge > int((2*time.Hour).Seconds()) {
 				t.Errorf("MaxAge %d, want about AGENTGATE_SESSION_TTL (2h)", ck.MaxAge)
 			}
 			if len(ck.Value) != 43 || auth.LooksLikeKey(ck.Value) {

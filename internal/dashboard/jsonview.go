@@ -164,7 +164,7 @@ func summarize(raw []byte) ([]kv, int) {
 // containers compact, large ones as their size.
 func shortValue(v json.RawMessage) string {
 	var s string
-	if json.Unmarshal(v, &s) == nil {
+	if len(v) > 0 && v[0] == '"' && json.Unmarshal(v, &s) == nil {
 		return s
 	}
 	var buf bytes.Buffer
