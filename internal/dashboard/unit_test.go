@@ -191,9 +191,9 @@ func TestFormat(t *testing.T) {
 	now := time.Date(2026, 1, 1, 12, 0, 0, 0, time.UTC)
 	for _, tt := range []struct{ got, want string }{
 		{comma(0), "0"}, {comma(999), "999"}, {comma(10000), "10,000"}, {comma(int64(-1234567)), "-1,234,567"},
-		{ago(now, now.Add(-30 * time.Second)), "just now"}, {ago(now, now.Add(-5 * time.Minute)), "5 min ago"},
-		{ago(now, now.Add(-150 * time.Minute)), "2 h 30 min ago"}, {ago(now, now.Add(-72 * time.Hour)), "3 days ago"},
-		{until(now, now.Add(90 * time.Second)), "in 1 min"}, {until(now, now.Add(-time.Second)), "expired"},
+		{ago(now, now.Add(-30*time.Second)), "just now"}, {ago(now, now.Add(-5*time.Minute)), "5 min ago"},
+		{ago(now, now.Add(-150*time.Minute)), "2 h 30 min ago"}, {ago(now, now.Add(-72*time.Hour)), "3 days ago"},
+		{until(now, now.Add(90*time.Second)), "in 1 min"}, {until(now, now.Add(-time.Second)), "expired"},
 		{until(now, time.Time{}), "no expiry"}, {titleCase("route_to_human"), "Route to human"},
 	} {
 		if tt.got != tt.want {
