@@ -71,7 +71,7 @@ func newTab(t testing.TB, ctx context.Context) context.Context {
 func viewport(w, h int64, phone, dark bool) chromedp.Action[chromedp.Void] {
 	var opts []chromedp.EmulateViewportOption
 	if phone {
-		opts = append(opts, chromedp.EmulateMobile, chromedp.EmulateTouch, chromedp.EmulateScale(3))
+		opts = append(opts, chromedp.EmulateMobile, chromedp.EmulateTouch, chromedp.EmulateScale(2))
 	} else {
 		opts = append(opts, chromedp.EmulateScale(1))
 	}

@@ -156,7 +156,7 @@ func backdate(t testing.TB, srv *testserver.Server, d *demo) {
 		for _, q := range []string{
 			`UPDATE requests SET created_at = $1, updated_at = $1 WHERE id = $2`,
 			`UPDATE requests SET decided_at = $1 WHERE id = $2 AND decided_at IS NOT NULL AND decided_by_type = 'policy'`,
-			`UPDATE audit_events SET created_at = $1 WHERE request_id = $2 AND event_type = 'created'`,
+			`UPDATE audit_events SET created_at = $1 WHERE request_id = $2 AND (event_type = 'created' OR actor_type = 'policy')`,
 		} {
 			if _, err := db.Exec(q, at, r.ID); err != nil {
 				t.Fatal(err)

@@ -30,7 +30,6 @@ func TestScreenshots(t *testing.T) {
 	}
 	srv := testserver.Start(t, nil)
 	d := seedDemo(t, srv)
-	bctx := newBrowser(t)
 
 	type shot struct {
 		name  string
@@ -69,7 +68,9 @@ func TestScreenshots(t *testing.T) {
 		{"desktop-dark", 1280, 800, false, true},
 	} {
 		t.Run(dev.name, func(t *testing.T) {
-			ctx := newTab(t, bctx)
+			// A browser per device: a second tab of one headless browser may
+			// never paint, and its screenshot then waits forever.
+			ctx := newBrowser(t)
 			if err := chromedp.Do(ctx, viewport(dev.w, dev.h, dev.phone, dev.dark)); err != nil {
 				t.Fatal(err)
 			}

@@ -188,6 +188,7 @@
     input.id = "reason-" + r.id;
     input.required = !!r.requireReason;
     field(card, "reasonApprove").hidden = !r.requireReason;
+    field(card, "needsReason").hidden = !r.requireReason || !!blocker;
     return card;
   }
 
