@@ -25,6 +25,6 @@ Then, with the admin key it prints:
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
-	root.AddCommand(newServerCmd(), newMigrateCmd(), newBootstrapCmd(), newVersionCmd())
+	root.AddCommand(newServerCmd(), newMigrateCmd(), newBootstrapCmd(), newBackupCmd(), newHealthCmd(), newVersionCmd())
 	return root
 }

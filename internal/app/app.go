@@ -134,9 +134,11 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger, out io.Write
 
 	workers := river.NewWorkers()
 	river.AddWorker(workers, &jobs.ExpireWorker{Approvals: a.Approvals})
+	river.AddWorker(workers, &jobs.SealWorker{Approvals: a.Approvals})
+	river.AddWorker(workers, &jobs.EscalateWorker{Approvals: a.Approvals})
 	a.Jobs, err = jobs.New(st, jobs.Options{
 		Workers:    workers,
-		Periodic:   []*river.PeriodicJob{jobs.ExpirySweep(cfg.ExpirySweep)},
+		Periodic:   []*river.PeriodicJob{jobs.ExpirySweep(cfg.ExpirySweep), jobs.AuditSealer(cfg.AuditSealInterval)},
 		MaxWorkers: cfg.JobWorkers,
 		Logger:     log,
 	})
@@ -144,6 +146,7 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger, out io.Write
 		st.Close()
 		return nil, err
 	}
+	a.Approvals.AddHook(jobs.EscalationScheduler{Runner: a.Jobs})
 	a.API = httpapi.New(httpapi.Config{
 		MaxBodyBytes:     cfg.MaxBodyBytes,
 		AccessLog:        cfg.AccessLog,
@@ -188,8 +191,12 @@ func (a *App) loadPolicyFile(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("AGENTGATE_POLICY_FILE: %w", err)
 	}
-	ps, err := policy.ParseFile(a.Config.PolicyFile, data)
+	doc, err := policy.ParseDocument(a.Config.PolicyFile, data)
 	if err != nil {
+		return fmt.Errorf("AGENTGATE_POLICY_FILE %s: %w", a.Config.PolicyFile, err)
+	}
+	ps := doc.Policies
+	if err := a.Approvals.SyncFileGroups(ctx, doc.Groups); err != nil {
 		return fmt.Errorf("AGENTGATE_POLICY_FILE %s: %w", a.Config.PolicyFile, err)
 	}
 	res, err := a.Approvals.SyncFilePolicies(ctx, ps)

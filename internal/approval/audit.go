@@ -8,10 +8,19 @@ import (
 // Audit event types. Request events keep the upstream's names so its
 // clients' filters keep working; other events are namespaced.
 const (
-	EventCreated  = "created"
-	EventApproved = "approved"
-	EventDenied   = "denied"
-	EventExpired  = "expired"
+	EventCreated   = "created"
+	EventApproved  = "approved"
+	EventDenied    = "denied"
+	EventExpired   = "expired"
+	EventVoted     = "voted"
+	EventEscalated = "escalated"
+	EventEdited    = "edited"
+
+	EventGrantCreated = "grant.created"
+	EventGrantUsed    = "grant.used"
+	EventGrantRevoked = "grant.revoked"
+	EventGroupSaved   = "group.saved"
+	EventGroupDeleted = "group.deleted"
 
 	EventKeyCreated    = "key.created"
 	EventKeyUpdated    = "key.updated"

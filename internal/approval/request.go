@@ -2,6 +2,8 @@ package approval
 
 import (
 	"encoding/json"
+
+	"github.com/agentgate/agentgate/internal/policy"
 	"slices"
 	"strings"
 	"time"
@@ -64,6 +66,7 @@ const (
 	ActorHuman  ActorType = "human"  // a person (API key, dashboard, Slack, ...)
 	ActorSystem ActorType = "system" // expiry and other automatic transitions
 	ActorAgent  ActorType = "agent"  // the requesting agent (creation only)
+	ActorGrant  ActorType = "grant"  // a time-boxed grant approved at creation
 )
 
 // Actor is an authenticated party acting through some channel.
@@ -95,6 +98,11 @@ type PolicyDecision struct {
 	Channels      []string `json:"channels,omitempty"`
 	RequireReason bool     `json:"requireReason,omitempty"`
 	OnTimeout     string   `json:"onTimeout,omitempty"`
+	// Approvals and Escalate are the rule's quorum and escalation steps,
+	// copied at creation so later policy edits do not change a request
+	// already waiting.
+	Approvals *policy.Quorum      `json:"approvals,omitempty"`
+	Escalate  []policy.Escalation `json:"escalate,omitempty"`
 }
 
 // Request is one action an agent asked to take.
@@ -119,6 +127,25 @@ type Request struct {
 	AgentName      string // the creating key's name
 	IdempotencyKey string
 	RequestHash    string // hash of the creation input, for idempotent retries
+
+	// ApprovedParams holds the params an approver approved when they edited
+	// them (nil otherwise): the agent must act on these.
+	ApprovedParams json.RawMessage
+	// ApprovalVotes counts approving votes so far (quorum rules).
+	ApprovalVotes int
+	// EscalationLevel is how many escalation steps have fired.
+	EscalationLevel int
+	// GrantID names the grant that approved the request, if one did.
+	GrantID string
+}
+
+// RequiredApprovals is how many distinct approvals r needs (1 unless its
+// rule sets a quorum).
+func (r *Request) RequiredApprovals() int {
+	if q := r.PolicyDecision.Approvals; q != nil && q.Required > 1 {
+		return q.Required
+	}
+	return 1
 }
 
 // Decided reports whether r has left the pending state.
@@ -181,6 +208,15 @@ type DecideInput struct {
 	Decision Status // StatusApproved or StatusDenied
 	Reason   string
 	Label    string // optional client-supplied "decidedBy" display label
+
+	// Params, when set with an approval, are edited params: the agent must
+	// act on these (Request.ApprovedParams). The policies are evaluated
+	// again on the edited request and an edit they would deny is refused.
+	Params    map[string]any
+	RawParams json.RawMessage
+	// Grant, with an approval, also approves the same agent's next requests
+	// for the same action for a while.
+	Grant *GrantInput
 }
 
 // MaxReasonLength bounds decision reasons.
@@ -198,6 +234,17 @@ func (in *DecideInput) Validate() error {
 	}
 	if utf8.RuneCountInString(in.Label) > 256 {
 		return Errorf(CodeInvalid, "decidedBy must be at most 256 characters")
+	}
+	if in.Decision != StatusApproved && (in.Params != nil || in.Grant != nil) {
+		return Errorf(CodeInvalid, "params and grant go with decision 'approved' only")
+	}
+	if g := in.Grant; g != nil {
+		if g.Duration <= 0 || g.Duration > MaxGrantDuration {
+			return Errorf(CodeInvalid, "grant.duration must be between 1s and %s", MaxGrantDuration)
+		}
+		if g.MaxUses != nil && (*g.MaxUses < 1 || *g.MaxUses > MaxGrantUses) {
+			return Errorf(CodeInvalid, "grant.maxUses must be between 1 and %d", MaxGrantUses)
+		}
 	}
 	return nil
 }

@@ -12,8 +12,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"slices"
-	"strings"
 	"time"
 
 	"github.com/google/uuid"
@@ -197,6 +195,7 @@ func (s *Service) create(ctx context.Context, agent Actor, in CreateInput, param
 			s.observer.PolicyEvalError(e.PolicyName)
 			s.log.Warn("policy condition failed; the rule did not match", "policy_id", e.PolicyID, "policy", e.PolicyName, "rule_index", e.RuleIndex, "err", e.Err)
 		}
+		res = failClosed(res)
 		r := &Request{
 			ID:             NewID("req_"),
 			Action:         in.Action,
@@ -236,6 +235,12 @@ func (s *Service) create(ctx context.Context, agent Actor, in CreateInput, param
 			r.DecidedByType = ActorPolicy
 			r.DecisionReason = res.Reason
 		}
+		var grant *Grant
+		if r.Status == StatusPending && r.RequiredApprovals() == 1 {
+			if grant, err = s.useGrant(ctx, tx, r, in, now); err != nil {
+				return nil, err
+			}
+		}
 		if err := tx.RequestInsert(ctx, r); err != nil {
 			return nil, err
 		}
@@ -261,12 +266,20 @@ func (s *Service) create(ctx context.Context, agent Actor, in CreateInput, param
 		}
 		events[0].ID = created.ID
 		if r.Status != StatusPending {
-			policyActor := Actor{ID: res.PolicyID, Name: "policy", Type: ActorPolicy, Channel: "policy"}
-			auditID, err := s.recordDecision(ctx, tx, r, policyActor, "")
+			by := Actor{ID: res.PolicyID, Name: "policy", Type: ActorPolicy, Channel: "policy"}
+			var extra map[string]any
+			if grant != nil {
+				if err := tx.AuditInsert(ctx, grantUsedAudit(r, grant, now)); err != nil {
+					return nil, err
+				}
+				by = Actor{ID: grant.ID, Name: "grant", Type: ActorGrant, Channel: "grant"}
+				extra = map[string]any{"grantId": grant.ID, "grantUses": grant.Uses, "grantCreatedBy": grant.CreatedBy}
+			}
+			auditID, err := s.recordDecisionDetails(ctx, tx, r, by, "", true, extra)
 			if err != nil {
 				return nil, err
 			}
-			events = append(events, Event{ID: auditID, Type: EventRequestDecided, Request: r, Actor: policyActor})
+			events = append(events, Event{ID: auditID, Type: EventRequestDecided, Request: r, Actor: by})
 		}
 		req = r
 		return events, nil
@@ -278,6 +291,20 @@ func (s *Service) create(ctx context.Context, agent Actor, in CreateInput, param
 		s.observer.RequestCreated(req.Status)
 	}
 	return req, replayed, nil
+}
+
+// failClosed refuses to auto-approve when a condition failed on the way:
+// the failed rule might have been the auto_deny that should have decided.
+// Such a request goes to a person instead.
+func failClosed(res policy.Result) policy.Result {
+	if len(res.Errors) == 0 || res.Decision != policy.AutoApprove {
+		return res
+	}
+	e := res.Errors[0]
+	res.Decision = policy.RouteToHuman
+	res.Reason = fmt.Sprintf("%s; but a condition of policy %q rule %d failed to evaluate (%v), so the request goes to a person instead of being approved automatically",
+		res.Reason, e.PolicyName, e.RuleIndex, e.Err)
+	return res
 }
 
 func toPolicyDecision(res policy.Result) PolicyDecision {
@@ -294,6 +321,8 @@ func toPolicyDecision(res policy.Result) PolicyDecision {
 		pd.Channels = res.Rule.Channels
 		pd.RequireReason = res.Rule.RequireReason
 		pd.OnTimeout = res.Rule.OnTimeout
+		pd.Approvals = res.Rule.Approvals
+		pd.Escalate = res.Rule.Escalate
 	}
 	return pd
 }
@@ -301,6 +330,13 @@ func toPolicyDecision(res policy.Result) PolicyDecision {
 // recordDecision writes the decision row and its audit event for r, which
 // already carries its new status and decision fields.
 func (s *Service) recordDecision(ctx context.Context, tx Tx, r *Request, by Actor, label string) (int64, error) {
+	return s.recordDecisionDetails(ctx, tx, r, by, label, true, nil)
+}
+
+// recordDecisionDetails is recordDecision; insertRow false skips the
+// decision row (a quorum's final vote already wrote it), and extra adds to
+// the audit event's details.
+func (s *Service) recordDecisionDetails(ctx context.Context, tx Tx, r *Request, by Actor, label string, insertRow bool, extra map[string]any) (int64, error) {
 	d := &Decision{
 		ID:        NewID("dec_"),
 		RequestID: r.ID,
@@ -313,8 +349,10 @@ func (s *Service) recordDecision(ctx context.Context, tx Tx, r *Request, by Acto
 		Reason:    r.DecisionReason,
 		CreatedAt: r.DecidedAt,
 	}
-	if err := tx.DecisionInsert(ctx, d); err != nil {
-		return 0, err
+	if insertRow {
+		if err := tx.DecisionInsert(ctx, d); err != nil {
+			return 0, err
+		}
 	}
 	eventType := EventApproved
 	switch r.Status {
@@ -332,6 +370,9 @@ func (s *Service) recordDecision(ctx context.Context, tx Tx, r *Request, by Acto
 	}
 	if label != "" {
 		det["label"] = label
+	}
+	for k, v := range extra {
+		det[k] = v
 	}
 	e := &AuditEvent{
 		RequestID: r.ID,
@@ -368,83 +409,6 @@ func (s *Service) List(ctx context.Context, f RequestFilter) ([]*Request, int64,
 // CountPending returns the number of pending requests.
 func (s *Service) CountPending(ctx context.Context) (int64, error) {
 	return s.store.RequestCountByStatus(ctx, StatusPending)
-}
-
-// Decide records by's decision on the pending request id.
-//
-// Errors: CodeNotFound; CodeConflict ("Request already approved") when the
-// request is no longer pending, including when a concurrent decision won;
-// CodeForbidden when by created the request or is not one of the rule's
-// approvers; CodeInvalid for bad input or a missing required reason.
-func (s *Service) Decide(ctx context.Context, by Actor, id string, in DecideInput) (*Request, error) {
-	if err := in.Validate(); err != nil {
-		return nil, err
-	}
-	var req *Request
-	err := s.change(ctx, func(tx Tx) ([]Event, error) {
-		r, err := tx.RequestGetByID(ctx, id)
-		if errors.Is(err, ErrNotFound) {
-			return nil, Wrap(CodeNotFound, err, "Request not found")
-		}
-		if err != nil {
-			return nil, err
-		}
-		if r.Status != StatusPending {
-			return nil, Errorf(CodeConflict, "Request already %s", r.Status)
-		}
-		if err := authorizeDecider(r, by); err != nil {
-			return nil, err
-		}
-		if r.PolicyDecision.RequireReason && in.Reason == "" {
-			return nil, Errorf(CodeInvalid, "a reason is required to decide this request")
-		}
-		now := tx.Now()
-		r.Status = in.Decision
-		r.DecidedAt = now
-		r.UpdatedAt = now
-		r.DecidedBy = by.Name
-		r.DecidedByID = by.ID
-		r.DecidedByType = by.Type
-		r.DecidedByLabel = in.Label
-		r.DecisionReason = in.Reason
-		if err := tx.RequestDecide(ctx, r); err != nil {
-			if errors.Is(err, ErrAlreadyDecided) {
-				cur, gerr := tx.RequestGetByID(ctx, id)
-				if gerr != nil {
-					return nil, gerr
-				}
-				return nil, Wrap(CodeConflict, err, fmt.Sprintf("Request already %s", cur.Status))
-			}
-			return nil, err
-		}
-		auditID, err := s.recordDecision(ctx, tx, r, by, in.Label)
-		if err != nil {
-			return nil, err
-		}
-		req = r
-		return []Event{{ID: auditID, Type: EventRequestDecided, Request: r, Actor: by}}, nil
-	})
-	if err != nil {
-		return nil, err
-	}
-	s.observer.RequestDecided(req.Status, by.Type, req.DecidedAt.Sub(req.CreatedAt))
-	return req, nil
-}
-
-// authorizeDecider enforces separation of duties and the rule's approvers.
-func authorizeDecider(r *Request, by Actor) error {
-	if by.ID != "" && by.ID == r.AgentID {
-		return Errorf(CodeForbidden, "the identity that created a request cannot decide it")
-	}
-	if len(r.PolicyDecision.Approvers) > 0 {
-		for _, id := range by.Identities() {
-			if slices.Contains(r.PolicyDecision.Approvers, id) {
-				return nil
-			}
-		}
-		return Errorf(CodeForbidden, "only the rule's approvers may decide this request (%s)", strings.Join(r.PolicyDecision.Approvers, ", "))
-	}
-	return nil
 }
 
 // SystemActor is the actor of automatic transitions such as expiry.

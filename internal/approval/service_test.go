@@ -311,3 +311,27 @@ func TestConcurrentCreates(t *testing.T) {
 		t.Fatalf("%d requests, %v; want 40", total, err)
 	}
 }
+
+func TestFailedConditionNeverAutoApproves(t *testing.T) {
+	b, _ := setup(t)
+	addPolicy(t, b, policy.Policy{Name: "pay", Priority: 1, Enabled: true, Rules: []policy.Rule{
+		// params.amount is missing in the request below: the condition fails.
+		{Match: map[string]any{"action": "pay"}, When: "params.amount > 1000", Decision: policy.AutoDeny},
+		{Match: map[string]any{"action": "pay"}, Decision: policy.AutoApprove},
+	}})
+	r, _, err := b.svc.Create(ctx, agent, approval.CreateInput{Action: "pay", Params: map[string]any{"to": "x"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r.Status != approval.StatusPending || r.PolicyDecision.Decision != string(policy.RouteToHuman) {
+		t.Fatalf("status %s decision %s: a failed condition must not let a later rule auto-approve", r.Status, r.PolicyDecision.Decision)
+	}
+	ok, _, _ := b.svc.Create(ctx, agent, approval.CreateInput{Action: "pay", Params: map[string]any{"amount": 5}})
+	if ok.Status != approval.StatusApproved {
+		t.Fatalf("with the field present the second rule approves; got %s (%s)", ok.Status, ok.PolicyDecision.Reason)
+	}
+	big, _, _ := b.svc.Create(ctx, agent, approval.CreateInput{Action: "pay", Params: map[string]any{"amount": 5000}})
+	if big.Status != approval.StatusDenied {
+		t.Fatalf("amount 5000: got %s", big.Status)
+	}
+}

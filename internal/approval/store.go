@@ -27,6 +27,15 @@ type Store interface {
 	PolicyList(ctx context.Context) ([]StoredPolicy, error)
 	PolicyGetByID(ctx context.Context, id string) (*StoredPolicy, error)
 	Ping(ctx context.Context) error
+
+	DecisionListByRequest(ctx context.Context, requestID string) ([]*Decision, error)
+	GrantList(ctx context.Context, f GrantFilter, now time.Time) ([]*Grant, int64, error)
+	GroupList(ctx context.Context) ([]*Group, error)
+
+	AuditChainHeadRead(ctx context.Context) (seq int64, hash string, err error)
+	// AuditListSealed returns sealed events with seq > afterSeq, in seq order.
+	AuditListSealed(ctx context.Context, afterSeq int64, limit int) ([]*AuditEvent, error)
+	AuditCountUnsealed(ctx context.Context) (int64, error)
 }
 
 // Tx is a write transaction. Methods return ErrNotFound when a row is
@@ -36,6 +45,15 @@ type Tx interface {
 	Now() time.Time
 
 	RequestGetByID(ctx context.Context, id string) (*Request, error)
+	// RequestLock reads request id and holds it against concurrent
+	// changes until the transaction ends.
+	RequestLock(ctx context.Context, id string) (*Request, error)
+	// RequestAddVote counts one more approving vote on a pending request
+	// and returns the count (ErrAlreadyDecided when it is not pending).
+	RequestAddVote(ctx context.Context, id string, now time.Time) (int, error)
+	// RequestEscalate moves a pending request's escalation level from
+	// from to from+1 and reports whether it did (compare-and-set).
+	RequestEscalate(ctx context.Context, id string, from int, now time.Time) (bool, error)
 	RequestGetByIdempotencyKey(ctx context.Context, agentID, key string) (*Request, error)
 	RequestInsert(ctx context.Context, r *Request) error
 	// RequestDecide moves a pending request to r.Status with r's decision
@@ -47,7 +65,28 @@ type Tx interface {
 	RequestListDue(ctx context.Context, now time.Time, limit int) ([]*Request, error)
 
 	DecisionInsert(ctx context.Context, d *Decision) error
+	DecisionListByRequest(ctx context.Context, requestID string) ([]*Decision, error)
 	AuditInsert(ctx context.Context, e *AuditEvent) error
+	// AuditChainHead reads the chain head, locking it for this
+	// transaction where the engine allows several writers.
+	AuditChainHead(ctx context.Context) (seq int64, hash string, err error)
+	AuditChainAdvance(ctx context.Context, seq int64, hash string) error
+	AuditListUnsealed(ctx context.Context, limit int) ([]*AuditEvent, error)
+	AuditSeal(ctx context.Context, e *AuditEvent) error
+
+	GrantInsert(ctx context.Context, g *Grant) error
+	// GrantListUsable returns the grants that could approve a request of
+	// agentID for action at now.
+	GrantListUsable(ctx context.Context, agentID, action string, now time.Time) ([]*Grant, error)
+	// GrantUse takes one use (compare-and-set; false when exhausted,
+	// expired or revoked).
+	GrantUse(ctx context.Context, id string, now time.Time) (bool, error)
+	GrantGetByID(ctx context.Context, id string) (*Grant, error)
+	GrantRevoke(ctx context.Context, id, by string, now time.Time) error
+
+	GroupList(ctx context.Context) ([]*Group, error)
+	GroupUpsert(ctx context.Context, g *Group) error
+	GroupDelete(ctx context.Context, name string) error
 
 	PolicyGeneration(ctx context.Context) (int64, error)
 	PolicyList(ctx context.Context) ([]StoredPolicy, error)
@@ -72,9 +111,11 @@ type TxHook interface {
 
 // Event types published after a state change.
 const (
-	EventRequestCreated = "request.created"
-	EventRequestDecided = "request.decided"
-	EventRequestExpired = "request.expired"
+	EventRequestCreated   = "request.created"
+	EventRequestDecided   = "request.decided"
+	EventRequestExpired   = "request.expired"
+	EventRequestVoted     = "request.voted"     // a quorum vote that did not yet decide
+	EventRequestEscalated = "request.escalated" // an escalation step fired
 )
 
 // Event tells subscribers that a request changed.

@@ -16,31 +16,32 @@ import (
 // Config is every server setting. Field tags name the variable and its
 // default; `secret` fields are never printed.
 type Config struct {
-	Host            string        `env:"HOST" envDefault:"0.0.0.0"`
-	Port            int           `env:"PORT" envDefault:"3000"`
-	BaseURL         string        `env:"AGENTGATE_BASE_URL"`
-	DatabaseURL     string        `env:"DATABASE_URL" secret:"true"`
-	DBMaxConns      int           `env:"AGENTGATE_DB_MAX_CONNS" envDefault:"0"`
-	SQLiteSync      string        `env:"AGENTGATE_SQLITE_SYNCHRONOUS" envDefault:"NORMAL"`
-	AdminAPIKey     string        `env:"ADMIN_API_KEY" secret:"true"`
-	DefaultTimeout  time.Duration `env:"AGENTGATE_DEFAULT_TIMEOUT" envDefault:"1h"`
-	ShutdownTimeout time.Duration `env:"AGENTGATE_SHUTDOWN_TIMEOUT" envDefault:"20s"`
-	ReadHeaderTO    time.Duration `env:"AGENTGATE_READ_HEADER_TIMEOUT" envDefault:"5s"`
-	ReadTimeout     time.Duration `env:"AGENTGATE_READ_TIMEOUT" envDefault:"30s"`
-	WriteTimeout    time.Duration `env:"AGENTGATE_WRITE_TIMEOUT" envDefault:"30s"`
-	IdleTimeout     time.Duration `env:"AGENTGATE_IDLE_TIMEOUT" envDefault:"120s"`
-	MaxBodyBytes    int64         `env:"AGENTGATE_MAX_BODY_BYTES" envDefault:"1048576"`
-	LogLevel        string        `env:"AGENTGATE_LOG_LEVEL" envDefault:"info"`
-	LogFormat       string        `env:"AGENTGATE_LOG_FORMAT" envDefault:"json"`
-	AccessLog       bool          `env:"AGENTGATE_ACCESS_LOG" envDefault:"true"`
-	Metrics         bool          `env:"AGENTGATE_METRICS" envDefault:"true"`
-	PolicyFile      string        `env:"AGENTGATE_POLICY_FILE"`
-	MaxWait         time.Duration `env:"AGENTGATE_MAX_WAIT" envDefault:"60s"`
-	MaxStreams      int           `env:"AGENTGATE_MAX_STREAMS_PER_KEY" envDefault:"1000"`
-	ExpirySweep     time.Duration `env:"AGENTGATE_EXPIRY_SWEEP_INTERVAL" envDefault:"1s"`
-	JobWorkers      int           `env:"AGENTGATE_JOB_WORKERS" envDefault:"50"`
-	DebugAddr       string        `env:"AGENTGATE_DEBUG_ADDR"`
-	SessionTTL      time.Duration `env:"AGENTGATE_SESSION_TTL" envDefault:"12h"`
+	Host              string        `env:"HOST" envDefault:"0.0.0.0"`
+	Port              int           `env:"PORT" envDefault:"3000"`
+	BaseURL           string        `env:"AGENTGATE_BASE_URL"`
+	DatabaseURL       string        `env:"DATABASE_URL" secret:"true"`
+	DBMaxConns        int           `env:"AGENTGATE_DB_MAX_CONNS" envDefault:"0"`
+	SQLiteSync        string        `env:"AGENTGATE_SQLITE_SYNCHRONOUS" envDefault:"NORMAL"`
+	AdminAPIKey       string        `env:"ADMIN_API_KEY" secret:"true"`
+	DefaultTimeout    time.Duration `env:"AGENTGATE_DEFAULT_TIMEOUT" envDefault:"1h"`
+	ShutdownTimeout   time.Duration `env:"AGENTGATE_SHUTDOWN_TIMEOUT" envDefault:"20s"`
+	ReadHeaderTO      time.Duration `env:"AGENTGATE_READ_HEADER_TIMEOUT" envDefault:"5s"`
+	ReadTimeout       time.Duration `env:"AGENTGATE_READ_TIMEOUT" envDefault:"30s"`
+	WriteTimeout      time.Duration `env:"AGENTGATE_WRITE_TIMEOUT" envDefault:"30s"`
+	IdleTimeout       time.Duration `env:"AGENTGATE_IDLE_TIMEOUT" envDefault:"120s"`
+	MaxBodyBytes      int64         `env:"AGENTGATE_MAX_BODY_BYTES" envDefault:"1048576"`
+	LogLevel          string        `env:"AGENTGATE_LOG_LEVEL" envDefault:"info"`
+	LogFormat         string        `env:"AGENTGATE_LOG_FORMAT" envDefault:"json"`
+	AccessLog         bool          `env:"AGENTGATE_ACCESS_LOG" envDefault:"true"`
+	Metrics           bool          `env:"AGENTGATE_METRICS" envDefault:"true"`
+	PolicyFile        string        `env:"AGENTGATE_POLICY_FILE"`
+	MaxWait           time.Duration `env:"AGENTGATE_MAX_WAIT" envDefault:"60s"`
+	MaxStreams        int           `env:"AGENTGATE_MAX_STREAMS_PER_KEY" envDefault:"1000"`
+	ExpirySweep       time.Duration `env:"AGENTGATE_EXPIRY_SWEEP_INTERVAL" envDefault:"1s"`
+	JobWorkers        int           `env:"AGENTGATE_JOB_WORKERS" envDefault:"50"`
+	DebugAddr         string        `env:"AGENTGATE_DEBUG_ADDR"`
+	AuditSealInterval time.Duration `env:"AGENTGATE_AUDIT_SEAL_INTERVAL" envDefault:"1s"`
+	SessionTTL        time.Duration `env:"AGENTGATE_SESSION_TTL" envDefault:"12h"`
 }
 
 // Load reads the configuration from the environment and validates it.
@@ -98,7 +99,7 @@ func (c *Config) Validate() error {
 	}{{"AGENTGATE_SHUTDOWN_TIMEOUT", c.ShutdownTimeout}, {"AGENTGATE_READ_HEADER_TIMEOUT", c.ReadHeaderTO},
 		{"AGENTGATE_READ_TIMEOUT", c.ReadTimeout}, {"AGENTGATE_WRITE_TIMEOUT", c.WriteTimeout}, {"AGENTGATE_IDLE_TIMEOUT", c.IdleTimeout},
 		{"AGENTGATE_MAX_WAIT", c.MaxWait}, {"AGENTGATE_EXPIRY_SWEEP_INTERVAL", c.ExpirySweep},
-		{"AGENTGATE_SESSION_TTL", c.SessionTTL}} {
+		{"AGENTGATE_AUDIT_SEAL_INTERVAL", c.AuditSealInterval}, {"AGENTGATE_SESSION_TTL", c.SessionTTL}} {
 		if d.v <= 0 {
 			errs = append(errs, fmt.Errorf("%s must be positive", d.name))
 		}

@@ -122,7 +122,7 @@ func TestAuthorization(t *testing.T) {
 		t.Fatalf("only %d routes registered", len(routes))
 	}
 	path := func(p string) string {
-		p = strings.ReplaceAll(p, "{id}", "unknown_id")
+		p = strings.NewReplacer("{id}", "unknown_id", "{name}", "unknown-group").Replace(p)
 		return f.srv.URL + p
 	}
 	do := func(t *testing.T, rt httpapi.Route, hdr ...string) int {

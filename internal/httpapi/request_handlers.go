@@ -126,23 +126,58 @@ func (s *Server) requestAudit(w http.ResponseWriter, r *http.Request) error {
 	return nil
 }
 
-var decideFields = []string{"decision", "reason", "decidedBy"}
+var decideFields = []string{"decision", "reason", "decidedBy", "params", "grant"}
+
+// parseDecide reads a decision body: {decision, reason?, decidedBy?,
+// params? (edited params, with an approval), grant? {duration, maxUses?,
+// conditions?}}.
+func parseDecide(fields map[string]json.RawMessage) (approval.DecideInput, error) {
+	var in approval.DecideInput
+	decision, _, err := stringField(fields, "decision")
+	if err != nil {
+		return in, approval.Errorf(approval.CodeInvalid, "decision must be 'approved' or 'denied'")
+	}
+	in.Decision = approval.Status(decision)
+	if in.Reason, _, err = stringField(fields, "reason"); err != nil {
+		return in, err
+	}
+	if in.Label, _, err = stringField(fields, "decidedBy"); err != nil {
+		return in, err
+	}
+	if in.Params, in.RawParams, err = objectField(fields, "params"); err != nil {
+		return in, err
+	}
+	if raw, ok := fields["grant"]; ok && !isNull(raw) {
+		gf, err := parseObject(raw, "duration", "maxUses", "conditions")
+		if err != nil {
+			return in, approval.Errorf(approval.CodeInvalid, "grant: %s", approval.ErrorMessage(err))
+		}
+		g := &approval.GrantInput{}
+		d, ok, err := stringField(gf, "duration")
+		if err != nil || !ok {
+			return in, approval.Errorf(approval.CodeInvalid, "grant.duration is required: a duration such as 1h")
+		}
+		if g.Duration, err = time.ParseDuration(d); err != nil {
+			return in, approval.Errorf(approval.CodeInvalid, "grant.duration must be a duration such as 30m or 1h")
+		}
+		if _, err := decodeField(gf, "maxUses", &g.MaxUses); err != nil {
+			return in, approval.Errorf(approval.CodeInvalid, "grant.maxUses must be a whole number")
+		}
+		if g.Conditions, _, err = objectField(gf, "conditions"); err != nil {
+			return in, approval.Errorf(approval.CodeInvalid, "grant.conditions must be a match object, e.g. {\"params.amount\": {\"$lte\": 100}}")
+		}
+		in.Grant = g
+	}
+	return in, nil
+}
 
 func (s *Server) decideRequest(w http.ResponseWriter, r *http.Request) error {
 	fields, err := decodeObject(w, r, s.maxBody, decideFields...)
 	if err != nil {
 		return err
 	}
-	var in approval.DecideInput
-	decision, _, err := stringField(fields, "decision")
+	in, err := parseDecide(fields)
 	if err != nil {
-		return approval.Errorf(approval.CodeInvalid, "decision must be 'approved' or 'denied'")
-	}
-	in.Decision = approval.Status(decision)
-	if in.Reason, _, err = stringField(fields, "reason"); err != nil {
-		return err
-	}
-	if in.Label, _, err = stringField(fields, "decidedBy"); err != nil {
 		return err
 	}
 	p := principal(r)
@@ -151,6 +186,43 @@ func (s *Server) decideRequest(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	writeJSON(w, http.StatusOK, wire.ToRequest(req, time.Now()))
+	return nil
+}
+
+// decideBatch decides many requests at once; each is decided (and
+// audited) on its own, and the answer lists every outcome.
+func (s *Server) decideBatch(w http.ResponseWriter, r *http.Request) error {
+	fields, err := decodeObject(w, r, s.maxBody, "ids", "decision", "reason", "decidedBy")
+	if err != nil {
+		return err
+	}
+	var ids []string
+	if _, err := decodeField(fields, "ids", &ids); err != nil {
+		return err
+	}
+	in, err := parseDecide(map[string]json.RawMessage{"decision": fields["decision"], "reason": fields["reason"], "decidedBy": fields["decidedBy"]})
+	if err != nil {
+		return err
+	}
+	results, err := s.approvals.DecideBatch(r.Context(), principal(r).Actor("api", approval.ActorHuman), ids, in)
+	if err != nil {
+		return err
+	}
+	now := time.Now()
+	out := make([]wire.BatchResult, len(results))
+	for i, res := range results {
+		out[i] = wire.BatchResult{ID: res.ID, OK: res.Err == nil, Status: http.StatusOK}
+		if res.Err != nil {
+			out[i].Status, out[i].Error = StatusOf(res.Err), approval.ErrorMessage(res.Err)
+			if out[i].Status >= 500 {
+				s.log.Error("batch decision failed", "request_id", RequestID(r.Context()), "id", res.ID, "err", res.Err)
+			}
+			continue
+		}
+		wr := wire.ToRequest(res.Request, now)
+		out[i].Request = &wr
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"results": out})
 	return nil
 }
 

@@ -48,8 +48,20 @@ func (s *Server) apiRoutes() []Route {
 		{Method: "GET", Pattern: "/api/requests/{id}/wait", Scope: auth.ScopeRequestRead, Streaming: true, Handler: s.waitRequest},
 		{Method: "GET", Pattern: "/api/events", Scope: auth.ScopeRequestRead, Streaming: true, Handler: s.streamEvents},
 		{Method: "POST", Pattern: "/api/requests/{id}/decide", Scope: auth.ScopeRequestDecide, Handler: s.decideRequest},
+		{Method: "POST", Pattern: "/api/requests/decide-batch", Scope: auth.ScopeRequestDecide, Handler: s.decideBatch},
+
+		{Method: "GET", Pattern: "/api/grants", Scope: auth.ScopeRequestRead, Handler: s.listGrants},
+		{Method: "DELETE", Pattern: "/api/grants/{id}", Scope: auth.ScopeRequestDecide, Handler: s.revokeGrant},
+
+		{Method: "GET", Pattern: "/api/groups", Scope: auth.ScopeAdmin, Handler: s.listGroups},
+		{Method: "POST", Pattern: "/api/groups", Scope: auth.ScopeAdmin, Handler: s.saveGroup},
+		{Method: "GET", Pattern: "/api/groups/{name}", Scope: auth.ScopeAdmin, Handler: s.getGroup},
+		{Method: "PUT", Pattern: "/api/groups/{name}", Scope: auth.ScopeAdmin, Handler: s.saveGroup},
+		{Method: "DELETE", Pattern: "/api/groups/{name}", Scope: auth.ScopeAdmin, Handler: s.deleteGroup},
 
 		{Method: "GET", Pattern: "/api/audit", Scope: auth.ScopeRequestRead, Handler: s.listAudit},
+		{Method: "GET", Pattern: "/api/audit/verify", Scope: auth.ScopeRequestRead, Handler: s.verifyAudit},
+		{Method: "GET", Pattern: "/api/audit/export", Scope: auth.ScopeAdmin, Streaming: true, Handler: s.exportAudit},
 
 		{Method: "GET", Pattern: "/api/policies", Scope: auth.ScopeAdmin, Handler: s.listPolicies},
 		{Method: "POST", Pattern: "/api/policies", Scope: auth.ScopeAdmin, Handler: s.createPolicy},

@@ -45,3 +45,32 @@ func ExpirySweep(interval time.Duration) *river.PeriodicJob {
 		},
 		&river.PeriodicJobOpts{ID: "expire_due", RunOnStart: true})
 }
+
+// SealArgs is the periodic job that adds new audit events to the chain.
+type SealArgs struct{}
+
+// Kind implements river.JobArgs.
+func (SealArgs) Kind() string { return "agentgate.seal_audit" }
+
+// SealWorker seals in batches until nothing is left.
+type SealWorker struct {
+	river.WorkerDefaults[SealArgs]
+	Approvals *approval.Service
+}
+
+// Work implements river.Worker.
+func (w *SealWorker) Work(ctx context.Context, _ *river.Job[SealArgs]) error {
+	for {
+		n, err := w.Approvals.SealAudit(ctx, 1000)
+		if err != nil || n < 1000 {
+			return err
+		}
+	}
+}
+
+// AuditSealer is the periodic sealing job (leader only).
+func AuditSealer(interval time.Duration) *river.PeriodicJob {
+	return river.NewPeriodicJob(river.PeriodicInterval(interval),
+		func() (river.JobArgs, *river.InsertOpts) { return SealArgs{}, &river.InsertOpts{MaxAttempts: 1} },
+		&river.PeriodicJobOpts{ID: "seal_audit", RunOnStart: true})
+}

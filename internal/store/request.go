@@ -14,7 +14,8 @@ import (
 
 const requestColumns = `id, action, params, context, urgency, status, created_at, updated_at,
 	decided_at, decided_by, decided_by_id, decided_by_type, decided_by_label, decision_reason,
-	expires_at, policy_decision, agent_id, agent_name, idempotency_key, request_hash`
+	expires_at, policy_decision, agent_id, agent_name, idempotency_key, request_hash,
+	approved_params, approval_votes, escalation_level, grant_id`
 
 type scanner interface{ Scan(dest ...any) error }
 
@@ -25,10 +26,12 @@ func scanRequest(row scanner, extra ...any) (*approval.Request, error) {
 		decidedAt, expiresAt                   sql.NullTime
 		decidedBy, decidedByID, decidedByType  sql.NullString
 		decidedByLabel, reason, idemKey, rhash sql.NullString
+		approvedParams, grantID                sql.NullString
 	)
 	dest := []any{&r.ID, &r.Action, &params, &rctx, &r.Urgency, &r.Status, &r.CreatedAt, &r.UpdatedAt,
 		&decidedAt, &decidedBy, &decidedByID, &decidedByType, &decidedByLabel, &reason,
-		&expiresAt, &pd, &r.AgentID, &r.AgentName, &idemKey, &rhash}
+		&expiresAt, &pd, &r.AgentID, &r.AgentName, &idemKey, &rhash,
+		&approvedParams, &r.ApprovalVotes, &r.EscalationLevel, &grantID}
 	if err := row.Scan(append(dest, extra...)...); err != nil {
 		return nil, err
 	}
@@ -45,6 +48,10 @@ func scanRequest(row scanner, extra ...any) (*approval.Request, error) {
 	r.DecisionReason = reason.String
 	r.IdempotencyKey = idemKey.String
 	r.RequestHash = rhash.String
+	if approvedParams.Valid {
+		r.ApprovedParams = json.RawMessage(approvedParams.String)
+	}
+	r.GrantID = grantID.String
 	if err := json.Unmarshal([]byte(pd), &r.PolicyDecision); err != nil {
 		return nil, fmt.Errorf("store: request %s: policy decision: %w", r.ID, err)
 	}
@@ -86,11 +93,12 @@ func (t *Tx) RequestInsert(ctx context.Context, r *approval.Request) error {
 		return fmt.Errorf("store: encode policy decision: %w", err)
 	}
 	_, err = t.tx.ExecContext(ctx, `INSERT INTO requests (`+requestColumns+`, urgency_rank)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21)`,
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23, $24, $25)`,
 		r.ID, r.Action, string(r.Params), string(r.Context), r.Urgency, r.Status, r.CreatedAt.UTC(), r.UpdatedAt.UTC(),
 		nullTime(r.DecidedAt), nullString(r.DecidedBy), nullString(r.DecidedByID), nullString(string(r.DecidedByType)),
 		nullString(r.DecidedByLabel), nullString(r.DecisionReason), nullTime(r.ExpiresAt), string(pd),
-		r.AgentID, r.AgentName, nullString(r.IdempotencyKey), nullString(r.RequestHash), r.Urgency.Rank())
+		r.AgentID, r.AgentName, nullString(r.IdempotencyKey), nullString(r.RequestHash),
+		nullString(string(r.ApprovedParams)), r.ApprovalVotes, r.EscalationLevel, nullString(r.GrantID), r.Urgency.Rank())
 	if err != nil {
 		return fmt.Errorf("store: insert request: %w", t.s.mapErr(err))
 	}
@@ -100,11 +108,12 @@ func (t *Tx) RequestInsert(ctx context.Context, r *approval.Request) error {
 // RequestDecide is the compare-and-set from pending to r.Status.
 func (t *Tx) RequestDecide(ctx context.Context, r *approval.Request) error {
 	res, err := t.tx.ExecContext(ctx, `UPDATE requests SET status = $1, decided_at = $2, decided_by = $3,
-		decided_by_id = $4, decided_by_type = $5, decided_by_label = $6, decision_reason = $7, updated_at = $8
-		WHERE id = $9 AND status = 'pending'`,
+		decided_by_id = $4, decided_by_type = $5, decided_by_label = $6, decision_reason = $7, updated_at = $8,
+		approved_params = $9, approval_votes = $10
+		WHERE id = $11 AND status = 'pending'`,
 		r.Status, nullTime(r.DecidedAt), nullString(r.DecidedBy), nullString(r.DecidedByID),
 		nullString(string(r.DecidedByType)), nullString(r.DecidedByLabel), nullString(r.DecisionReason),
-		r.UpdatedAt.UTC(), r.ID)
+		r.UpdatedAt.UTC(), nullString(string(r.ApprovedParams)), r.ApprovalVotes, r.ID)
 	if err != nil {
 		return fmt.Errorf("store: decide request: %w", err)
 	}
@@ -116,6 +125,48 @@ func (t *Tx) RequestDecide(ctx context.Context, r *approval.Request) error {
 		return approval.ErrAlreadyDecided
 	}
 	return nil
+}
+
+// RequestLock reads request id and, on PostgreSQL, locks its row until the
+// transaction ends, so decisions on one request (quorum votes, escalation
+// steps) run one after the other. SQLite's single writer already does.
+func (t *Tx) RequestLock(ctx context.Context, id string) (*approval.Request, error) {
+	lock := ""
+	if t.s.dialect.name() == Postgres {
+		lock = " FOR UPDATE"
+	}
+	r, err := scanRequest(t.tx.QueryRowContext(ctx, `SELECT `+requestColumns+` FROM requests WHERE id = $1`+lock, id))
+	if err != nil {
+		return nil, t.s.mapErr(err)
+	}
+	return r, nil
+}
+
+// RequestAddVote counts one more approving vote on a pending request and
+// returns the new count.
+func (t *Tx) RequestAddVote(ctx context.Context, id string, now time.Time) (int, error) {
+	var n int
+	err := t.tx.QueryRowContext(ctx, `UPDATE requests SET approval_votes = approval_votes + 1, updated_at = $1
+		WHERE id = $2 AND status = 'pending' RETURNING approval_votes`, now.UTC(), id).Scan(&n)
+	if err != nil {
+		if err == sql.ErrNoRows {
+			return 0, approval.ErrAlreadyDecided
+		}
+		return 0, fmt.Errorf("store: add vote: %w", err)
+	}
+	return n, nil
+}
+
+// RequestEscalate moves a pending request from escalation level from to
+// from+1 (compare-and-set) and reports whether it did.
+func (t *Tx) RequestEscalate(ctx context.Context, id string, from int, now time.Time) (bool, error) {
+	res, err := t.tx.ExecContext(ctx, `UPDATE requests SET escalation_level = $1, updated_at = $2
+		WHERE id = $3 AND status = 'pending' AND escalation_level = $4`, from+1, now.UTC(), id, from)
+	if err != nil {
+		return false, fmt.Errorf("store: escalate: %w", err)
+	}
+	n, err := res.RowsAffected()
+	return n == 1, err
 }
 
 // RequestListDue returns pending requests whose expiry has passed.
@@ -236,6 +287,36 @@ func (s *Store) RequestCountByStatus(ctx context.Context, st approval.Status) (i
 		return 0, fmt.Errorf("store: count requests: %w", err)
 	}
 	return n, nil
+}
+
+// DecisionListByRequest returns a request's decisions and votes, oldest first.
+func (s *Store) DecisionListByRequest(ctx context.Context, requestID string) ([]*approval.Decision, error) {
+	return s.decisionList(ctx, s.rdb, requestID)
+}
+
+// DecisionListByRequest reads a request's decisions inside the transaction.
+func (t *Tx) DecisionListByRequest(ctx context.Context, requestID string) ([]*approval.Decision, error) {
+	return t.s.decisionList(ctx, t.tx, requestID)
+}
+
+func (s *Store) decisionList(ctx context.Context, q querier, requestID string) ([]*approval.Decision, error) {
+	rows, err := q.QueryContext(ctx, `SELECT id, request_id, outcome, actor_id, actor_name, actor_type, channel, label, reason, created_at
+		FROM decisions WHERE request_id = $1 ORDER BY created_at, id`, requestID)
+	if err != nil {
+		return nil, fmt.Errorf("store: list decisions: %w", err)
+	}
+	defer rows.Close()
+	out := []*approval.Decision{}
+	for rows.Next() {
+		var d approval.Decision
+		var label, reason sql.NullString
+		if err := rows.Scan(&d.ID, &d.RequestID, &d.Outcome, &d.ActorID, &d.ActorName, &d.ActorType, &d.Channel, &label, &reason, &d.CreatedAt); err != nil {
+			return nil, err
+		}
+		d.Label, d.Reason, d.CreatedAt = label.String, reason.String, d.CreatedAt.UTC()
+		out = append(out, &d)
+	}
+	return out, rows.Err()
 }
 
 // DecisionInsert stores a decision row.

@@ -256,7 +256,9 @@ func (s *Store) provider() (*goose.Provider, error) {
 	if err != nil {
 		return nil, err
 	}
-	var gopts []goose.ProviderOption
+	// Migrations from parallel lines of work may land in any order; apply
+	// a missing lower-numbered one instead of refusing to start.
+	gopts := []goose.ProviderOption{goose.WithAllowOutofOrder(true)}
 	d := goose.DialectSQLite3
 	if s.dialect.name() == Postgres {
 		d = goose.DialectPostgres
@@ -304,3 +306,34 @@ func (s *Store) MigrationStatus(ctx context.Context) (current, latest int64, err
 // nowUTC is the store's clock in UTC at microsecond precision (what
 // PostgreSQL keeps), so both engines round-trip the same value.
 func (s *Store) nowUTC() time.Time { return s.now().UTC().Truncate(time.Microsecond) }
+
+// Backup writes a consistent copy of the SQLite database to path with
+// VACUUM INTO. It runs on a connection of its own in a read transaction, so
+// a running server keeps writing meanwhile. PostgreSQL is backed up with
+// its own tools (pg_dump); see docs/deployment.md.
+func (s *Store) Backup(ctx context.Context, path string) error {
+	if s.dialect.name() != SQLite {
+		return errors.New("store: backup is for SQLite; back up PostgreSQL with pg_dump (see docs/deployment.md)")
+	}
+	if _, err := os.Stat(path); err == nil {
+		return fmt.Errorf("store: backup: %s already exists", path)
+	}
+	db, err := sql.Open("sqlite", sqliteDSN(s.path, false, "NORMAL"))
+	if err != nil {
+		return fmt.Errorf("store: backup: %w", err)
+	}
+	defer db.Close()
+	// query_only would refuse VACUUM INTO: turn it off on this connection.
+	conn, err := db.Conn(ctx)
+	if err != nil {
+		return fmt.Errorf("store: backup: %w", err)
+	}
+	defer conn.Close()
+	if _, err := conn.ExecContext(ctx, "PRAGMA query_only = 0"); err != nil {
+		return fmt.Errorf("store: backup: %w", err)
+	}
+	if _, err := conn.ExecContext(ctx, "VACUUM INTO $1", path); err != nil {
+		return fmt.Errorf("store: backup to %s: %w", path, err)
+	}
+	return nil
+}

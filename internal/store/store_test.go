@@ -83,3 +83,34 @@ func TestOpenCreatesFolder(t *testing.T) {
 		t.Errorf("migration status %d/%d, %v", cur, latest, err)
 	}
 }
+
+func TestBackupWhileWriting(t *testing.T) {
+	dir := t.TempDir()
+	s := openMigrated(t, filepath.Join(dir, "live.db"), time.Now)
+	for range 20 {
+		storetest.Request(t, s, nil)
+	}
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for range 50 {
+			storetest.Request(t, s, nil)
+		}
+	}()
+	out := filepath.Join(dir, "copy.db")
+	if err := s.Backup(context.Background(), out); err != nil {
+		t.Fatal(err)
+	}
+	<-done
+	if err := s.Backup(context.Background(), out); err == nil || !strings.Contains(err.Error(), "already exists") {
+		t.Errorf("backup over an existing file: %v", err)
+	}
+	c := openMigrated(t, out, time.Now)
+	n, err := c.RequestCountByStatus(context.Background(), "pending")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n < 20 || n > 70 {
+		t.Errorf("backup holds %d requests, want between 20 and 70", n)
+	}
+}

@@ -53,6 +53,18 @@ type Request struct {
 	SLARemainingMs *int64                  `json:"slaRemainingMs"`
 	PolicyDecision approval.PolicyDecision `json:"policyDecision"`
 	Agent          Agent                   `json:"agent"`
+	// ApprovedParams are the params an approver edited and approved; the
+	// agent must act on these instead of its own. Null when not edited.
+	ApprovedParams  json.RawMessage `json:"approvedParams"`
+	Approvals       *Approvals      `json:"approvals,omitempty"`
+	EscalationLevel int             `json:"escalationLevel,omitempty"`
+	GrantID         *string         `json:"grantId,omitempty"`
+}
+
+// Approvals is a quorum's progress.
+type Approvals struct {
+	Required int `json:"required"`
+	Received int `json:"received"`
 }
 
 // StrPtr returns nil for "" and a pointer to s otherwise.
@@ -90,6 +102,16 @@ func ToRequest(r *approval.Request, now time.Time) Request {
 	if len(out.Context) == 0 {
 		out.Context = json.RawMessage(`{}`)
 	}
+	if len(r.ApprovedParams) > 0 {
+		out.ApprovedParams = r.ApprovedParams
+	} else {
+		out.ApprovedParams = json.RawMessage("null")
+	}
+	if n := r.RequiredApprovals(); n > 1 {
+		out.Approvals = &Approvals{Required: n, Received: r.ApprovalVotes}
+	}
+	out.EscalationLevel = r.EscalationLevel
+	out.GrantID = StrPtr(r.GrantID)
 	if r.Status == approval.StatusPending && !r.ExpiresAt.IsZero() {
 		ms := r.ExpiresAt.Sub(now).Milliseconds()
 		out.SLARemainingMs = &ms
@@ -291,4 +313,80 @@ type Template struct {
 func ToTemplate(t approval.Template) Template {
 	return Template{ID: t.ID, Name: t.Name, Description: t.Description, Category: t.Category,
 		Priority: t.Policy.Priority, Rules: t.Policy.Rules, Policy: t.Policy}
+}
+
+// ChainReport is the answer of GET /api/audit/verify.
+type ChainReport struct {
+	OK       bool          `json:"ok"`
+	Checked  int64         `json:"checked"`
+	HeadSeq  int64         `json:"headSeq"`
+	HeadHash string        `json:"headHash"`
+	Unsealed int64         `json:"unsealed"`
+	Problem  *ChainProblem `json:"problem,omitempty"`
+}
+
+// ChainProblem locates a break in the audit chain.
+type ChainProblem struct {
+	Seq     int64  `json:"seq"`
+	EventID string `json:"eventId,omitempty"`
+	Reason  string `json:"reason"`
+}
+
+// ToChainReport converts a verification report.
+func ToChainReport(r *approval.ChainReport) ChainReport {
+	out := ChainReport{OK: r.OK, Checked: r.Checked, HeadSeq: r.HeadSeq, HeadHash: r.HeadHash, Unsealed: r.Unsealed}
+	if p := r.Problem; p != nil {
+		out.Problem = &ChainProblem{Seq: p.Seq, Reason: p.Reason}
+		if p.EventID != 0 {
+			out.Problem.EventID = strconv.FormatInt(p.EventID, 10)
+		}
+	}
+	return out
+}
+
+// Grant is the wire form of a time-boxed grant.
+type Grant struct {
+	ID         string         `json:"id"`
+	AgentID    string         `json:"agentId"`
+	Action     string         `json:"action"`
+	Conditions map[string]any `json:"conditions"`
+	ExpiresAt  Time           `json:"expiresAt"`
+	MaxUses    *int           `json:"maxUses"`
+	Uses       int            `json:"uses"`
+	RequestID  string         `json:"requestId"`
+	CreatedBy  string         `json:"createdBy"`
+	CreatedAt  Time           `json:"createdAt"`
+	RevokedAt  Time           `json:"revokedAt"`
+	RevokedBy  *string        `json:"revokedBy"`
+	Active     bool           `json:"active"`
+}
+
+// ToGrant converts a grant as of now.
+func ToGrant(g *approval.Grant, now time.Time) Grant {
+	return Grant{ID: g.ID, AgentID: g.AgentID, Action: g.Action, Conditions: g.Conditions, ExpiresAt: Time(g.ExpiresAt),
+		MaxUses: g.MaxUses, Uses: g.Uses, RequestID: g.RequestID, CreatedBy: g.CreatedBy, CreatedAt: Time(g.CreatedAt),
+		RevokedAt: Time(g.RevokedAt), RevokedBy: StrPtr(g.RevokedBy), Active: g.Active(now)}
+}
+
+// Group is the wire form of an approver group.
+type Group struct {
+	Name      string   `json:"name"`
+	Members   []string `json:"members"`
+	Source    string   `json:"source"`
+	CreatedAt Time     `json:"createdAt"`
+	UpdatedAt Time     `json:"updatedAt"`
+}
+
+// ToGroup converts a group.
+func ToGroup(g *approval.Group) Group {
+	return Group{Name: g.Name, Members: g.Members, Source: g.Source, CreatedAt: Time(g.CreatedAt), UpdatedAt: Time(g.UpdatedAt)}
+}
+
+// BatchResult is one entry of a batch decision's answer.
+type BatchResult struct {
+	ID      string   `json:"id"`
+	OK      bool     `json:"ok"`
+	Status  int      `json:"status"`
+	Error   string   `json:"error,omitempty"`
+	Request *Request `json:"request,omitempty"`
 }
