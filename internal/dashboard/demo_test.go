@@ -65,15 +65,18 @@ func seedDemo(t testing.TB, srv *testserver.Server) *demo {
 			{Match: map[string]any{"action": "deploy_staging"}, Decision: policy.AutoApprove},
 		}},
 		{Name: "Production changes need a person", Priority: 20, Enabled: true, Scope: "global", Rules: []policy.Rule{
-			{Match: map[string]any{"action": "deploy"}, Decision: policy.RouteToHuman, RequireReason: true,
+			{Match: map[string]any{"action": "deploy", "params.environment": "production"}, Decision: policy.RouteToHuman, RequireReason: true,
 				Timeout: policy.Duration(time.Hour), OnTimeout: "deny"},
 			{Match: map[string]any{"action": "run_sql"}, Decision: policy.RouteToHuman, Timeout: policy.Duration(30 * time.Minute)},
 		}},
 		{Name: "Never delete backups", Priority: 5, Enabled: true, Scope: "global", Rules: []policy.Rule{
 			{Match: map[string]any{"action": "delete_backup"}, Decision: policy.AutoDeny},
 		}},
-		{Name: "Refunds over $500 (draft)", Priority: 30, Enabled: false, Scope: "global", Rules: []policy.Rule{
-			{Match: map[string]any{"action": "issue_refund"}, Decision: policy.RouteToHuman, Approvers: []string{"alice", "maria (admin)"}},
+		{Name: "Refunds need two approvers", Priority: 30, Enabled: true, Scope: "global", Rules: []policy.Rule{
+			{Match: map[string]any{"action": "issue_refund"}, Decision: policy.RouteToHuman, Approvals: &policy.Quorum{Required: 2}},
+		}},
+		{Name: "Small refunds (draft)", Priority: 25, Enabled: false, Scope: "global", Rules: []policy.Rule{
+			{Match: map[string]any{"action": "issue_refund", "params.amount": map[string]any{"$lte": 50}}, Decision: policy.AutoApprove},
 		}},
 	} {
 		if _, err := a.Approvals.CreatePolicy(ctx, admin, p); err != nil {
@@ -139,6 +142,10 @@ func seedDemo(t testing.TB, srv *testserver.Server) *demo {
 			obj{"cluster": "gke-prod-eu", "nodePool": "workers", "from": 12, "to": 20},
 			obj{"reason": "Queue depth above 10k for 15 minutes", "costPerHourUSD": 11.2}, 90*time.Minute),
 	)
+	// One of the refund's two approvals is in.
+	if _, err := a.Approvals.Decide(ctx, bob, d.pending[1].ID, approval.DecideInput{Decision: approval.StatusApproved, Reason: "Duplicate confirmed in Stripe."}); err != nil {
+		t.Fatal(err)
+	}
 	backdate(t, srv, d)
 	return d
 }

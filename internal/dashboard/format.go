@@ -110,6 +110,7 @@ func titleCase(s string) string {
 var toasts = map[string]string{
 	"approved":       "Approved.",
 	"denied":         "Denied.",
+	"voted":          "Your approval is recorded; the request waits for more approvals.",
 	"signed-in":      "Signed in.",
 	"policy-created": "Policy created.",
 	"policy-saved":   "Policy saved.",

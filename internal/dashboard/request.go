@@ -121,6 +121,14 @@ func timeline(req *approval.Request, audit []*approval.AuditEvent) []timelineIte
 			it.Title = "Denied"
 		case approval.EventExpired:
 			it.Title = "Expired"
+		case approval.EventVoted:
+			var v struct{ Votes, Required int }
+			_ = json.Unmarshal(e.Details, &v)
+			it.Kind, it.Title = "voted", "Approved ("+strconv.Itoa(v.Votes)+" of "+strconv.Itoa(v.Required)+")"
+		case approval.EventEscalated:
+			it.Title = "Escalated"
+		case approval.EventEdited:
+			it.Title = "Params edited"
 		default:
 			it.Kind, it.Title = "other", titleCase(strings.ReplaceAll(e.EventType, ".", " "))
 		}
@@ -198,10 +206,14 @@ func (d *Dashboard) decide(w http.ResponseWriter, r *http.Request, v *view) erro
 		return nil
 	}
 	if wantsJSON(r) {
-		writeJSON(w, http.StatusOK, map[string]string{"id": req.ID, "status": string(req.Status)})
+		writeJSON(w, http.StatusOK, map[string]any{"id": req.ID, "status": req.Status, "votes": req.ApprovalVotes, "required": req.RequiredApprovals()})
 		return nil
 	}
-	redirect(w, r, withToast(localPath(r.PostForm.Get("next"), "/"), string(req.Status)))
+	toast := string(req.Status)
+	if req.Status == approval.StatusPending {
+		toast = "voted" // a quorum vote: the request waits for more approvals
+	}
+	redirect(w, r, withToast(localPath(r.PostForm.Get("next"), "/"), toast))
 	return nil
 }
 

@@ -1,8 +1,6 @@
 package dashboard
 
 import (
-	"slices"
-	"strings"
 	"time"
 
 	"github.com/agentgate/agentgate/internal/approval"
@@ -34,6 +32,9 @@ type requestView struct {
 	DecidedByType  string   `json:"decidedByType,omitempty"`
 	DecisionReason string   `json:"decisionReason,omitempty"`
 	Decided        string   `json:"decided,omitempty"`
+	// Votes and Required count approvals on quorum rules (Required > 1).
+	Votes    int `json:"votes"`
+	Required int `json:"required"`
 	// Blocker says why the signed-in key may not decide ("" when it may).
 	Blocker string `json:"blocker,omitempty"`
 
@@ -70,6 +71,8 @@ func newRequestView(r *approval.Request, p *auth.Principal, now time.Time) *requ
 		DecidedByType:  string(r.DecidedByType),
 		DecisionReason: r.DecisionReason,
 		Decided:        rfc(r.DecidedAt),
+		Votes:          r.ApprovalVotes,
+		Required:       r.RequiredApprovals(),
 		req:            r,
 	}
 	v.Summary, v.More = summarize(r.Params)
@@ -79,20 +82,12 @@ func newRequestView(r *approval.Request, p *auth.Principal, now time.Time) *requ
 	return v
 }
 
-// blocker mirrors the service's rules (it enforces them regardless), so
-// the page can say why the buttons are missing instead of failing later.
+// blocker says why p may not decide r when that is certain: the key that
+// asked cannot decide. The rule's approvers (names, ids or groups) are
+// shown on the request's page and checked by the service.
 func blocker(r *approval.Request, p *auth.Principal) string {
 	if p.KeyID == r.AgentID {
 		return "This request was created with your API key, and the key that asks cannot approve its own request."
-	}
-	if len(r.PolicyDecision.Approvers) > 0 {
-		a := p.Actor("dashboard", approval.ActorHuman)
-		for _, id := range a.Identities() {
-			if slices.Contains(r.PolicyDecision.Approvers, id) {
-				return ""
-			}
-		}
-		return "Only " + strings.Join(r.PolicyDecision.Approvers, ", ") + " may decide this request."
 	}
 	return ""
 }

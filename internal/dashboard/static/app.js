@@ -124,16 +124,12 @@
   var queue = $("[data-queue]");
   var skeleton = $("#card-template");
   var meId = body.getAttribute("data-me-id") || "";
-  var meName = body.getAttribute("data-me-name") || "";
 
   function field(card, name) { return card.querySelector('[data-f="' + name + '"]'); }
 
   function blockerFor(r) {
     if (r.agentId && r.agentId === meId) {
       return "This request was created with your API key, and the key that asks cannot approve its own request.";
-    }
-    if (r.approvers && r.approvers.length && r.approvers.indexOf(meId) < 0 && r.approvers.indexOf(meName) < 0) {
-      return "Only " + r.approvers.join(", ") + " may decide this request.";
     }
     return "";
   }
@@ -188,8 +184,16 @@
     input.id = "reason-" + r.id;
     input.required = !!r.requireReason;
     field(card, "reasonApprove").hidden = !r.requireReason;
+    setVotes(card, r);
     field(card, "needsReason").hidden = !r.requireReason || !!blocker;
     return card;
+  }
+
+  function setVotes(card, r) {
+    var v = field(card, "votes");
+    if (!v) return;
+    v.hidden = !(r.required > 1);
+    v.textContent = r.votes + " of " + r.required + " approvals";
   }
 
   // before reports whether card a sorts before card b: most urgent, then oldest.
@@ -268,6 +272,20 @@
     var card = form.closest(".card");
     decide(form, e.submitter).then(function (j) {
       var word = j.status === "approved" ? "Approved" : "Denied";
+      if (j.status === "pending") {
+        // A quorum vote: the request waits for more approvals.
+        toast("Your approval is recorded: " + j.votes + " of " + j.required + ".");
+        if (card) {
+          setVotes(card, j);
+          field(card, "blocker").textContent = "You approved. Waiting for " + (j.required - j.votes) + " more.";
+          field(card, "blocker").hidden = false;
+          field(card, "decide").hidden = true;
+          field(card, "needsReason").hidden = true;
+        } else {
+          location.reload();
+        }
+        return;
+      }
       if (card) {
         toast(word + " " + field(card, "action").textContent + ".");
         removeCard(card.getAttribute("data-id"));
@@ -451,7 +469,8 @@
       var r = d.request;
       if (!r) return;
       if (r.status === "pending") {
-        insertCard(r);
+        var known = document.getElementById("r-" + r.id);
+        if (known) setVotes(known, r); else insertCard(r);
       } else {
         var word = r.status === "expired" ? "expired" : r.status + (r.decidedBy ? " by " + r.decidedBy : "");
         removeCard(r.id, r.action + " " + word + ".");
@@ -460,6 +479,7 @@
     es.addEventListener("request.created", onChange);
     es.addEventListener("request.decided", onChange);
     es.addEventListener("request.expired", onChange);
+    es.addEventListener("request.voted", onChange);
   }
 
   // ---- Small enhancements ------------------------------------------------------
