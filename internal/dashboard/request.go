@@ -165,7 +165,7 @@ func routedItem(pd approval.PolicyDecision, at time.Time) timelineItem {
 	if pd.PolicyName != "" {
 		it.Actor = pd.PolicyName
 		if pd.RuleIndex != nil {
-			it.Actor += " · rule " + strconv.Itoa(*pd.RuleIndex+1)
+			it.Actor += " · rules[" + strconv.Itoa(*pd.RuleIndex) + "]"
 		}
 	}
 	return it

@@ -11,6 +11,25 @@ import (
 	"github.com/agentgate/agentgate/internal/testserver"
 )
 
+const draftPolicy = `{
+  "name": "Production changes need a person",
+  "priority": 20,
+  "enabled": true,
+  "rules": [
+    {
+      "match": { "action": "deploy", "params.environment": "production" },
+      "decision": "route_to_human",
+      "requireReason": true,
+      "timeout": "1h",
+      "onTimeout": "deny"
+    },
+    {
+      "match": { "action": "run_sql" },
+      "decision": "auto_approve"
+    }
+  ]
+}`
+
 // TestScreenshots writes a PNG of every page, on a desktop (1280×800) and
 // a phone (390×844), with demo data, into the folder named by
 // AGENTGATE_SCREENSHOTS (e.g. docs/screenshots, relative to the
@@ -51,6 +70,8 @@ func TestScreenshots(t *testing.T) {
 		{"history", "/history", nil},
 		{"policies", "/policies", nil},
 		{"policy-edit", "/policies/" + policyID, chromedp.Steps(
+			// A draft that would auto-approve SQL: the simulation shows what changes.
+			chromedp.SetValue(chromedp.ID("policy-json"), draftPolicy),
 			chromedp.Click(chromedp.CSS(`button[formaction="/policies/simulate"]`)),
 			chromedp.WaitVisible(chromedp.CSS(".sim-summary")),
 		)},
