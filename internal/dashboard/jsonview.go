@@ -199,15 +199,6 @@ func shortValue(v json.RawMessage) string {
 
 var htmlUnescaper = strings.NewReplacer(`\u003c`, "<", `\u003e`, ">", `\u0026`, "&")
 
-// prettyJSON indents raw for the policy editor and result boxes.
-func prettyJSON(raw []byte) string {
-	var buf bytes.Buffer
-	if err := json.Indent(&buf, raw, "", "  "); err != nil {
-		return string(raw)
-	}
-	return buf.String()
-}
-
 // jsonSyntaxMessage explains where a JSON document is broken, by line and
 // column.
 func jsonSyntaxMessage(doc []byte, err error) string {

@@ -1,7 +1,6 @@
 package dashboard
 
 import (
-	"bytes"
 	"encoding/json"
 	"net/http"
 	"net/url"
@@ -372,8 +371,6 @@ func (d *Dashboard) simulate(w http.ResponseWriter, r *http.Request, v *view) er
 	return nil
 }
 
-// RuleCount, Changed and friends help the templates.
-
 // decisionLabel names a policy decision for people.
 func decisionLabel(s string) string {
 	switch s {
@@ -385,17 +382,4 @@ func decisionLabel(s string) string {
 		return "Ask a person"
 	}
 	return s
-}
-
-// compactJSON is used for the match column of the rules table.
-func compactJSON(v any) string {
-	b, err := json.Marshal(v)
-	if err != nil {
-		return ""
-	}
-	var buf bytes.Buffer
-	if json.Compact(&buf, b) != nil {
-		return string(b)
-	}
-	return buf.String()
 }

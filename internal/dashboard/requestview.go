@@ -99,9 +99,6 @@ func cmpOr(a, b string) string {
 	return b
 }
 
-// Request is the underlying request, for templates that need more.
-func (v *requestView) Request() *approval.Request { return v.req }
-
 // Pending reports whether the request still waits for a decision.
 func (v *requestView) Pending() bool { return v.Status == string(approval.StatusPending) }
 
@@ -109,9 +106,3 @@ func (v *requestView) Pending() bool { return v.Status == string(approval.Status
 func (v *requestView) CreatedAt() time.Time { return v.req.CreatedAt }
 func (v *requestView) ExpiresAt() time.Time { return v.req.ExpiresAt }
 func (v *requestView) DecidedAt() time.Time { return v.req.DecidedAt }
-
-// Soon reports whether the request expires within ten minutes, which the
-// card marks.
-func (v *requestView) Soon(now time.Time) bool {
-	return !v.req.ExpiresAt.IsZero() && v.req.ExpiresAt.Sub(now) < 10*time.Minute
-}

@@ -71,6 +71,7 @@ func (d *Dashboard) clearSessionCookie(w http.ResponseWriter, r *http.Request) {
 // when they come from another site (login CSRF).
 func (d *Dashboard) public(h handler) http.Handler {
 	return d.cop.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		setPageHeaders(w)
 		if err := h(w, r, nil); err != nil {
 			d.fail(w, r, nil, err)
 		}
@@ -82,6 +83,7 @@ func (d *Dashboard) public(h handler) http.Handler {
 // sites are refused before the handler runs.
 func (d *Dashboard) page(scope auth.Scope, h handler) http.Handler {
 	return d.cop.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		setPageHeaders(w)
 		token := d.sessionToken(r)
 		p, sess, err := d.sessions.Resolve(r.Context(), token)
 		if err != nil {
