@@ -82,12 +82,26 @@ type PolicyDecision struct {
 	PolicyName string `json:"policyName,omitempty"` // "" when no policy matched
 	// RuleIndex is the index of the matching rule in its policy; nil when
 	// no rule matched.
-	RuleIndex     *int     `json:"ruleIndex"`
-	Reason        string   `json:"reason"`
-	Approvers     []string `json:"approvers,omitempty"` // who may decide; empty means anyone with request:decide
-	Channels      []string `json:"channels,omitempty"`
-	RequireReason bool     `json:"requireReason,omitempty"` // deciders must give a reason
-	OnTimeout     string   `json:"onTimeout,omitempty"`     // approve, deny or "" (expire)
+	RuleIndex     *int             `json:"ruleIndex"`
+	Reason        string           `json:"reason"`
+	Approvers     []string         `json:"approvers,omitempty"` // who may decide; empty means anyone with request:decide
+	Channels      []string         `json:"channels,omitempty"`
+	RequireReason bool             `json:"requireReason,omitempty"` // deciders must give a reason
+	OnTimeout     string           `json:"onTimeout,omitempty"`     // approve, deny or "" (expire)
+	Approvals     *Quorum          `json:"approvals,omitempty"`     // the rule's quorum, if any
+	Escalate      []EscalationStep `json:"escalate,omitempty"`
+}
+
+// Quorum is a rule's requirement of several distinct approvals.
+type Quorum struct {
+	Required int      `json:"required"`
+	From     []string `json:"from,omitempty"`
+}
+
+// EscalationStep notifies To after After without a decision.
+type EscalationStep struct {
+	After string   `json:"after"` // a Go duration, e.g. "15m0s"
+	To    []string `json:"to"`
 }
 
 // Request is an approval request as the server reports it.
@@ -119,6 +133,32 @@ type Request struct {
 	SLARemaining   *time.Duration // time left before expiry, as of the server's answer
 	PolicyDecision PolicyDecision
 	Agent          Agent
+	// ApprovedParams are the params an approver edited and approved; nil
+	// when not edited. An agent must act on ActionParams(), which picks
+	// these when present.
+	ApprovedParams json.RawMessage
+	// Approvals is a quorum's progress (nil unless the rule needs several
+	// approvals).
+	Approvals *Approvals
+	// EscalationLevel counts the escalation steps that fired.
+	EscalationLevel int
+	// GrantID names the time-boxed grant that approved the request, if any.
+	GrantID string
+}
+
+// Approvals is a quorum's progress.
+type Approvals struct {
+	Required int `json:"required"`
+	Received int `json:"received"`
+}
+
+// ActionParams returns the params the agent must act on: the approver's
+// edited params when there are any, else the params it asked with.
+func (r *Request) ActionParams() json.RawMessage {
+	if len(r.ApprovedParams) > 0 && string(r.ApprovedParams) != "null" {
+		return r.ApprovedParams
+	}
+	return r.Params
 }
 
 // Approved reports whether the request was approved. Anything else
@@ -182,6 +222,10 @@ type wireRequest struct {
 	SLARemainingMs *int64          `json:"slaRemainingMs"`
 	PolicyDecision PolicyDecision  `json:"policyDecision"`
 	Agent          Agent           `json:"agent"`
+	ApprovedParams json.RawMessage `json:"approvedParams"`
+	Approvals      *Approvals      `json:"approvals,omitempty"`
+	EscalationLvl  int             `json:"escalationLevel,omitempty"`
+	GrantID        *string         `json:"grantId,omitempty"`
 }
 
 // UnmarshalJSON decodes the wire form of a request.
@@ -191,23 +235,29 @@ func (r *Request) UnmarshalJSON(b []byte) error {
 		return err
 	}
 	*r = Request{
-		ID:             w.ID,
-		Action:         w.Action,
-		Params:         w.Params,
-		Context:        w.Context,
-		Status:         w.Status,
-		Urgency:        w.Urgency,
-		CreatedAt:      deref(w.CreatedAt),
-		UpdatedAt:      deref(w.UpdatedAt),
-		DecidedAt:      deref(w.DecidedAt),
-		DecidedBy:      deref(w.DecidedBy),
-		DecidedByID:    deref(w.DecidedByID),
-		DecidedByType:  deref(w.DecidedByType),
-		DecidedByLabel: deref(w.DecidedByLabel),
-		DecisionReason: deref(w.DecisionReason),
-		ExpiresAt:      deref(w.ExpiresAt),
-		PolicyDecision: w.PolicyDecision,
-		Agent:          w.Agent,
+		ID:              w.ID,
+		Action:          w.Action,
+		Params:          w.Params,
+		Context:         w.Context,
+		Status:          w.Status,
+		Urgency:         w.Urgency,
+		CreatedAt:       deref(w.CreatedAt),
+		UpdatedAt:       deref(w.UpdatedAt),
+		DecidedAt:       deref(w.DecidedAt),
+		DecidedBy:       deref(w.DecidedBy),
+		DecidedByID:     deref(w.DecidedByID),
+		DecidedByType:   deref(w.DecidedByType),
+		DecidedByLabel:  deref(w.DecidedByLabel),
+		DecisionReason:  deref(w.DecisionReason),
+		ExpiresAt:       deref(w.ExpiresAt),
+		PolicyDecision:  w.PolicyDecision,
+		Agent:           w.Agent,
+		Approvals:       w.Approvals,
+		EscalationLevel: w.EscalationLvl,
+		GrantID:         deref(w.GrantID),
+	}
+	if len(w.ApprovedParams) > 0 && string(w.ApprovedParams) != "null" {
+		r.ApprovedParams = w.ApprovedParams
 	}
 	if w.SLARemainingMs != nil {
 		d := time.Duration(*w.SLARemainingMs) * time.Millisecond
@@ -236,6 +286,13 @@ func (r Request) MarshalJSON() ([]byte, error) {
 		ExpiresAt:      timePtr(r.ExpiresAt),
 		PolicyDecision: r.PolicyDecision,
 		Agent:          r.Agent,
+		ApprovedParams: r.ApprovedParams,
+		Approvals:      r.Approvals,
+		EscalationLvl:  r.EscalationLevel,
+		GrantID:        strPtr(r.GrantID),
+	}
+	if len(w.ApprovedParams) == 0 {
+		w.ApprovedParams = json.RawMessage("null")
 	}
 	if r.DecidedByType != "" {
 		t := r.DecidedByType

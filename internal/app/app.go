@@ -30,6 +30,7 @@ import (
 	"github.com/agentgate/agentgate/internal/metrics"
 	"github.com/agentgate/agentgate/internal/policy"
 	"github.com/agentgate/agentgate/internal/store"
+	"github.com/agentgate/agentgate/internal/webhook"
 )
 
 // Version is set at build time with -ldflags "-X github.com/agentgate/agentgate/internal/app.Version=v1.2.3".
@@ -48,6 +49,7 @@ type App struct {
 	API       *httpapi.Server
 	Sessions  *auth.Sessions
 	Dashboard *dashboard.Dashboard
+	Webhooks  *webhook.Service
 
 	pgBus *events.Postgres
 	out   io.Writer // where the first admin key is printed
@@ -123,6 +125,13 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger, out io.Write
 	} else {
 		opts.Publisher = events.NewLocal(a.Hub)
 	}
+	// Webhooks: the service is a TxHook (deliveries are enqueued in the
+	// transaction of each change) and owns the delivery worker.
+	if a.Webhooks, err = newWebhooks(cfg, st, log); err != nil {
+		st.Close()
+		return nil, err
+	}
+	opts.Hooks = append(opts.Hooks, a.Webhooks)
 	a.Approvals = approval.NewService(st, approval.Config{DefaultTimeout: cfg.DefaultTimeout}, opts)
 
 	if cfg.PolicyFile != "" {
@@ -136,10 +145,12 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger, out io.Write
 	river.AddWorker(workers, &jobs.ExpireWorker{Approvals: a.Approvals})
 	river.AddWorker(workers, &jobs.SealWorker{Approvals: a.Approvals})
 	river.AddWorker(workers, &jobs.EscalateWorker{Approvals: a.Approvals})
+	river.AddWorker(workers, a.Webhooks.Worker())
 	a.Jobs, err = jobs.New(st, jobs.Options{
 		Workers:    workers,
 		Periodic:   []*river.PeriodicJob{jobs.ExpirySweep(cfg.ExpirySweep), jobs.AuditSealer(cfg.AuditSealInterval)},
 		MaxWorkers: cfg.JobWorkers,
+		Queues:     map[string]int{webhook.QueueName: cfg.WebhookWorkers},
 		Logger:     log,
 	})
 	if err != nil {
@@ -147,13 +158,20 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger, out io.Write
 		return nil, err
 	}
 	a.Approvals.AddHook(jobs.EscalationScheduler{Runner: a.Jobs})
+	a.Webhooks.SetQueue(a.Jobs)
+	if n, err := a.Webhooks.EncryptPlaintextSecrets(ctx); err != nil {
+		st.Close()
+		return nil, err
+	} else if n > 0 {
+		log.Info("encrypted webhook secrets stored before AGENTGATE_ENCRYPTION_KEY was set", "count", n)
+	}
 	a.API = httpapi.New(httpapi.Config{
 		MaxBodyBytes:     cfg.MaxBodyBytes,
 		AccessLog:        cfg.AccessLog,
 		Version:          Version,
 		MaxWait:          cfg.MaxWait,
 		MaxStreamsPerKey: cfg.MaxStreams,
-	}, httpapi.Deps{Approvals: a.Approvals, Auth: a.Auth, Metrics: a.Metrics, Hub: a.Hub, Logger: log})
+	}, httpapi.Deps{Approvals: a.Approvals, Auth: a.Auth, Metrics: a.Metrics, Hub: a.Hub, Webhooks: a.Webhooks, Logger: log})
 	if err := a.mountDashboard(); err != nil {
 		st.Close()
 		return nil, err
@@ -206,6 +224,32 @@ func (a *App) loadPolicyFile(ctx context.Context) error {
 	a.Log.Info("policy file loaded", "file", a.Config.PolicyFile, "policies", len(ps),
 		"added", res.Added, "updated", res.Updated, "removed", res.Removed, "unchanged", res.Unchanged)
 	return nil
+}
+
+// newWebhooks builds the webhook service from the configuration.
+func newWebhooks(cfg *config.Config, st *store.Store, log *slog.Logger) (*webhook.Service, error) {
+	var key []byte
+	if cfg.EncryptionKey != "" {
+		var err error
+		if key, err = config.ParseKey(cfg.EncryptionKey); err != nil {
+			return nil, err
+		}
+	}
+	if cfg.WebhookAllowPrivate {
+		log.Warn("AGENTGATE_WEBHOOK_ALLOW_PRIVATE is on: webhooks may target loopback and private-network addresses " +
+			"(cloud metadata stays refused). This is for development and tests only; never enable it in production.")
+	}
+	if key == nil {
+		log.Info("AGENTGATE_ENCRYPTION_KEY is not set: webhook secrets are stored unencrypted")
+	}
+	return webhook.NewService(st, webhook.Config{
+		MaxAttempts:   cfg.WebhookMaxAttempts,
+		Timeout:       cfg.WebhookTimeout,
+		RetryBase:     cfg.WebhookRetryBase,
+		AllowPrivate:  cfg.WebhookAllowPrivate,
+		EncryptionKey: key,
+		Version:       Version,
+	}, webhook.Options{Logger: log})
 }
 
 // Close releases the database.

@@ -4,6 +4,8 @@
 package config
 
 import (
+	"encoding/base64"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"net/url"
@@ -41,7 +43,17 @@ type Config struct {
 	JobWorkers        int           `env:"AGENTGATE_JOB_WORKERS" envDefault:"50"`
 	DebugAddr         string        `env:"AGENTGATE_DEBUG_ADDR"`
 	AuditSealInterval time.Duration `env:"AGENTGATE_AUDIT_SEAL_INTERVAL" envDefault:"1s"`
-	SessionTTL        time.Duration `env:"AGENTGATE_SESSION_TTL" envDefault:"12h"`
+
+	// Webhooks (docs/webhooks.md).
+	EncryptionKey       string        `env:"AGENTGATE_ENCRYPTION_KEY" secret:"true"`
+	WebhookMaxAttempts  int           `env:"AGENTGATE_WEBHOOK_MAX_ATTEMPTS" envDefault:"12"`
+	WebhookTimeout      time.Duration `env:"AGENTGATE_WEBHOOK_TIMEOUT" envDefault:"10s"`
+	WebhookRetryBase    time.Duration `env:"AGENTGATE_WEBHOOK_RETRY_BASE" envDefault:"1s"`
+	WebhookAllowPrivate bool          `env:"AGENTGATE_WEBHOOK_ALLOW_PRIVATE" envDefault:"false"`
+	WebhookWorkers      int           `env:"AGENTGATE_WEBHOOK_WORKERS" envDefault:"100"`
+
+	// Dashboard (docs/dashboard.md).
+	SessionTTL time.Duration `env:"AGENTGATE_SESSION_TTL" envDefault:"12h"`
 }
 
 // Load reads the configuration from the environment and validates it.
@@ -76,6 +88,23 @@ func (c *Config) Validate() error {
 	}
 	if c.JobWorkers < 1 || c.JobWorkers > 10000 {
 		errs = append(errs, errors.New("AGENTGATE_JOB_WORKERS must be between 1 and 10000"))
+	}
+	if c.WebhookMaxAttempts < 1 || c.WebhookMaxAttempts > 50 {
+		errs = append(errs, errors.New("AGENTGATE_WEBHOOK_MAX_ATTEMPTS must be between 1 and 50"))
+	}
+	if c.WebhookTimeout <= 0 || c.WebhookTimeout > 5*time.Minute {
+		errs = append(errs, errors.New("AGENTGATE_WEBHOOK_TIMEOUT must be positive and at most 5m"))
+	}
+	if c.WebhookRetryBase <= 0 || c.WebhookRetryBase > time.Hour {
+		errs = append(errs, errors.New("AGENTGATE_WEBHOOK_RETRY_BASE must be positive and at most 1h"))
+	}
+	if c.WebhookWorkers < 1 || c.WebhookWorkers > 10000 {
+		errs = append(errs, errors.New("AGENTGATE_WEBHOOK_WORKERS must be between 1 and 10000"))
+	}
+	if c.EncryptionKey != "" {
+		if _, err := ParseKey(c.EncryptionKey); err != nil {
+			errs = append(errs, err)
+		}
 	}
 	switch strings.ToLower(c.LogLevel) {
 	case "debug", "info", "warn", "error":
@@ -127,4 +156,23 @@ func (c *Config) PublicURL() string {
 		host = "localhost"
 	}
 	return fmt.Sprintf("http://%s:%d", host, c.Port)
+}
+
+// ParseKey decodes AGENTGATE_ENCRYPTION_KEY: exactly 32 bytes written as
+// 64 hex digits or as base64 (standard or URL alphabet, padded or not).
+// Generate one with `openssl rand -hex 32`. Passphrases are refused on
+// purpose: a key derived from a short string would be guessable.
+func ParseKey(s string) ([]byte, error) {
+	s = strings.TrimSpace(s)
+	if len(s) == 64 {
+		if b, err := hex.DecodeString(s); err == nil {
+			return b, nil
+		}
+	}
+	for _, enc := range []*base64.Encoding{base64.StdEncoding, base64.RawStdEncoding, base64.URLEncoding, base64.RawURLEncoding} {
+		if b, err := enc.DecodeString(s); err == nil && len(b) == 32 {
+			return b, nil
+		}
+	}
+	return nil, errors.New("AGENTGATE_ENCRYPTION_KEY must be 32 bytes written as 64 hex digits or base64 (generate one with: openssl rand -hex 32)")
 }

@@ -34,7 +34,7 @@ func (rt Route) name() string { return rt.Method + " " + rt.Pattern }
 
 // apiRoutes is the route table of the REST API.
 func (s *Server) apiRoutes() []Route {
-	return []Route{
+	routes := []Route{
 		{Method: "GET", Pattern: "/health", Scope: ScopePublic, Handler: s.health},
 		{Method: "GET", Pattern: "/ready", Scope: ScopePublic, Handler: s.ready},
 		{Method: "GET", Pattern: "/metrics", Scope: ScopePublic, Handler: s.metricsHandler},
@@ -84,6 +84,25 @@ func (s *Server) apiRoutes() []Route {
 		{Method: "GET", Pattern: "/api/api-keys", Scope: auth.ScopeAdmin, Handler: s.listKeys},
 		{Method: "PATCH", Pattern: "/api/api-keys/{id}", Scope: auth.ScopeAdmin, Handler: s.updateKey},
 		{Method: "DELETE", Pattern: "/api/api-keys/{id}", Scope: auth.ScopeAdmin, Handler: s.revokeKey},
+	}
+	if s.webhooks != nil {
+		routes = append(routes, s.webhookRoutes()...)
+	}
+	return routes
+}
+
+// webhookRoutes manage webhook subscriptions and their delivery log.
+func (s *Server) webhookRoutes() []Route {
+	return []Route{
+		{Method: "POST", Pattern: "/api/webhooks", Scope: auth.ScopeWebhookManage, Handler: s.createWebhook},
+		{Method: "GET", Pattern: "/api/webhooks", Scope: auth.ScopeWebhookManage, Handler: s.listWebhooks},
+		{Method: "GET", Pattern: "/api/webhooks/{id}", Scope: auth.ScopeWebhookManage, Handler: s.getWebhook},
+		{Method: "PATCH", Pattern: "/api/webhooks/{id}", Scope: auth.ScopeWebhookManage, Handler: s.patchWebhook},
+		{Method: "DELETE", Pattern: "/api/webhooks/{id}", Scope: auth.ScopeWebhookManage, Handler: s.deleteWebhook},
+		{Method: "POST", Pattern: "/api/webhooks/{id}/test", Scope: auth.ScopeWebhookManage, Handler: s.testWebhook},
+		{Method: "GET", Pattern: "/api/webhooks/{id}/deliveries", Scope: auth.ScopeWebhookManage, Handler: s.listDeliveries},
+		{Method: "GET", Pattern: "/api/webhooks/{id}/deliveries/{deliveryId}", Scope: auth.ScopeWebhookManage, Handler: s.getDelivery},
+		{Method: "POST", Pattern: "/api/webhooks/deliveries/{id}/replay", Scope: auth.ScopeWebhookManage, Handler: s.replayDelivery},
 	}
 }
 

@@ -14,6 +14,7 @@ import (
 	"github.com/agentgate/agentgate/internal/auth"
 	"github.com/agentgate/agentgate/internal/events"
 	"github.com/agentgate/agentgate/internal/metrics"
+	"github.com/agentgate/agentgate/internal/webhook"
 )
 
 // Config configures the Server.
@@ -42,6 +43,7 @@ type Deps struct {
 	Auth      *auth.Service
 	Metrics   *metrics.Metrics // optional
 	Hub       *events.Hub      // live events for SSE; nil disables /api/events
+	Webhooks  *webhook.Service // nil disables /api/webhooks
 	Logger    *slog.Logger
 }
 
@@ -56,6 +58,7 @@ type Server struct {
 	version   string
 	cfg       Config
 	hub       *events.Hub
+	webhooks  *webhook.Service
 
 	streamsMu sync.Mutex
 	streams   map[string]int // live long-polls and streams per key id
@@ -94,6 +97,7 @@ func New(cfg Config, deps Deps) *Server {
 		version:   cfg.Version,
 		cfg:       cfg,
 		hub:       deps.Hub,
+		webhooks:  deps.Webhooks,
 		streams:   map[string]int{},
 		mux:       http.NewServeMux(),
 	}

@@ -29,6 +29,10 @@ type Options struct {
 	Periodic []*river.PeriodicJob
 	// MaxWorkers bounds concurrent jobs. Defaults to 50.
 	MaxWorkers int
+	// Queues adds named queues (besides the default one) with their
+	// maximum concurrent jobs, so that one kind of slow job (webhook
+	// deliveries) cannot hold up the others.
+	Queues map[string]int
 	// PollInterval is how often SQLite is polled for new jobs (PostgreSQL
 	// is notified). Defaults to 100ms.
 	PollInterval time.Duration
@@ -96,13 +100,17 @@ func New(st *store.Store, opts Options) (*Runner, error) {
 	if opts.Workers == nil {
 		opts.Workers = river.NewWorkers()
 	}
+	queues := map[string]river.QueueConfig{river.QueueDefault: {MaxWorkers: opts.MaxWorkers}}
+	for name, n := range opts.Queues {
+		queues[name] = river.QueueConfig{MaxWorkers: max(n, 1)}
+	}
 	// River logs at info on every start and stop; keep only its warnings.
 	riverLog := slog.New(levelFilter{opts.Logger.Handler(), slog.LevelWarn})
 	cfg := &river.Config{
 		Logger:                      riverLog,
 		Workers:                     opts.Workers,
 		PeriodicJobs:                opts.Periodic,
-		Queues:                      map[string]river.QueueConfig{river.QueueDefault: {MaxWorkers: opts.MaxWorkers}},
+		Queues:                      queues,
 		CompletedJobRetentionPeriod: time.Hour,
 		JobTimeout:                  2 * time.Minute,
 	}
@@ -161,6 +169,22 @@ func (r *Runner) InsertTx(ctx context.Context, tx *sql.Tx, args river.JobArgs, o
 	}
 	if _, err := c.InsertTx(ctx, tx, args, opts); err != nil {
 		return fmt.Errorf("jobs: enqueue %s: %w", args.Kind(), err)
+	}
+	return nil
+}
+
+// InsertManyTx enqueues several jobs in one statement inside a store
+// transaction.
+func (r *Runner) InsertManyTx(ctx context.Context, tx *sql.Tx, params []river.InsertManyParams) error {
+	if len(params) == 0 {
+		return nil
+	}
+	c := r.sqlite
+	if c == nil {
+		c = r.pgInsrt
+	}
+	if _, err := c.InsertManyFastTx(ctx, tx, params); err != nil {
+		return fmt.Errorf("jobs: enqueue %d %s: %w", len(params), params[0].Args.Kind(), err)
 	}
 	return nil
 }

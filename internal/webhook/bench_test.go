@@ -1,0 +1,234 @@
+package webhook_test
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"os"
+	"path/filepath"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/riverqueue/river"
+
+	"github.com/agentgate/agentgate/internal/app"
+	"github.com/agentgate/agentgate/internal/approval"
+	"github.com/agentgate/agentgate/internal/config"
+	"github.com/agentgate/agentgate/internal/jobs"
+	"github.com/agentgate/agentgate/internal/store"
+	"github.com/agentgate/agentgate/internal/testserver"
+	"github.com/agentgate/agentgate/internal/webhook"
+)
+
+// benchStack is the approval service with the webhook hook on a new
+// database, and a job runner that is not started: creating requests
+// enqueues deliveries, and nothing works them until start is called.
+type benchStack struct {
+	st        *store.Store
+	approvals *approval.Service
+	webhooks  *webhook.Service
+	runner    *jobs.Runner
+}
+
+func newBenchStack(b *testing.B, dbURL string, receiverURL string, subscribers int) *benchStack {
+	b.Helper()
+	cfg, err := config.Load()
+	if err != nil {
+		b.Fatal(err)
+	}
+	cfg.DatabaseURL = dbURL
+	if dbURL == "" {
+		cfg.DatabaseURL = filepath.Join(b.TempDir(), "bench.db")
+	}
+	log := slog.New(slog.DiscardHandler)
+	ctx := context.Background()
+	st, err := app.OpenStore(ctx, cfg, log)
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { st.Close() })
+	wh, err := webhook.NewService(st, webhook.Config{AllowPrivate: true, RetryBase: 10 * time.Millisecond}, webhook.Options{Logger: log})
+	if err != nil {
+		b.Fatal(err)
+	}
+	workers := river.NewWorkers()
+	river.AddWorker(workers, wh.Worker())
+	runner, err := jobs.New(st, jobs.Options{Workers: workers, Queues: map[string]int{webhook.QueueName: cfg.WebhookWorkers}, Logger: log})
+	if err != nil {
+		b.Fatal(err)
+	}
+	wh.SetQueue(runner)
+	for range subscribers {
+		if _, _, err := wh.Create(ctx, approval.Actor{Name: "bench"}, webhook.Input{URL: receiverURL, Events: []string{"*"}}); err != nil {
+			b.Fatal(err)
+		}
+	}
+	svc := approval.NewService(st, approval.Config{}, approval.Options{Hooks: []approval.TxHook{wh}})
+	return &benchStack{st: st, approvals: svc, webhooks: wh, runner: runner}
+}
+
+func (s *benchStack) pendingJobs(b *testing.B) int {
+	var n int
+	if err := s.st.DB().QueryRow(`SELECT COUNT(*) FROM river_job WHERE state NOT IN ('completed', 'cancelled', 'discarded')`).Scan(&n); err != nil {
+		b.Fatal(err)
+	}
+	return n
+}
+
+var benchAgent = approval.Actor{ID: "agent-bench", Name: "bench", Type: approval.ActorAgent}
+
+// BenchmarkCreateRequest measures request creation through the approval
+// service with 0 and 3 webhook subscribers (each subscribed to "*", so
+// every create writes 3 deliveries and 3 River jobs in its transaction).
+// Deliveries are not worked during the timed loop, so the numbers isolate
+// what the hook adds to a create. Run:
+//
+//	go test -run '^$' -bench BenchmarkCreateRequest -benchtime 3000x ./internal/webhook/
+//
+// With AGENTGATE_TEST_POSTGRES_URL set it runs on PostgreSQL too.
+func BenchmarkCreateRequest(b *testing.B) {
+	rc := newReceiver(b, nil)
+	dbs := []string{"sqlite"}
+	if os.Getenv("AGENTGATE_TEST_POSTGRES_URL") != "" {
+		dbs = append(dbs, "postgres")
+	}
+	for _, db := range dbs {
+		for _, subs := range []int{0, 3} {
+			b.Run(fmt.Sprintf("db=%s/subscribers=%d", db, subs), func(b *testing.B) {
+				url := ""
+				if db == "postgres" {
+					url = testserver.PostgresURL(b)
+				}
+				benchCreate(b, newBenchStack(b, url, rc.URL, subs), subs)
+			})
+		}
+	}
+}
+
+func benchCreate(b *testing.B, s *benchStack, subs int) {
+	ctx := context.Background()
+	cpu := cpuTime()
+	b.SetParallelism(4) // 8 concurrent creators on 2 cores: agents wait on the database, not on CPU
+	b.ResetTimer()
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			if _, _, err := s.approvals.Create(ctx, benchAgent, approval.CreateInput{Action: "bench.create"}); err != nil {
+				b.Error(err)
+				return
+			}
+		}
+	})
+	b.StopTimer()
+	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "creates/s")
+	b.ReportMetric(float64((cpuTime()-cpu).Microseconds())/float64(b.N), "cpu-µs/op")
+	if want := b.N * subs; os.Getenv("X_NO_JOBS") == "" && s.pendingJobs(b) != want {
+		b.Fatalf("%d delivery jobs queued, want %d", s.pendingJobs(b), want)
+	}
+}
+
+// BenchmarkDeliver measures delivery throughput: b.N deliveries are
+// enqueued (untimed), then the job runner starts and the timer runs until
+// a local receiver has them all and River has finished every job. Run:
+//
+//	go test -run '^$' -bench BenchmarkDeliver -benchtime 3000x ./internal/webhook/
+func BenchmarkDeliver(b *testing.B) {
+	dbs := []string{"sqlite"}
+	if os.Getenv("AGENTGATE_TEST_POSTGRES_URL") != "" {
+		dbs = append(dbs, "postgres")
+	}
+	for _, db := range dbs {
+		b.Run("db="+db, func(b *testing.B) {
+			url := ""
+			if db == "postgres" {
+				url = testserver.PostgresURL(b)
+			}
+			rc := newReceiver(b, func(int) int { return http.StatusNoContent })
+			s := newBenchStack(b, url, rc.URL, 1)
+			ctx := context.Background()
+			for range b.N {
+				if _, _, err := s.approvals.Create(ctx, benchAgent, approval.CreateInput{Action: "bench.deliver"}); err != nil {
+					b.Fatal(err)
+				}
+			}
+			b.ResetTimer()
+			if err := s.runner.Start(ctx); err != nil {
+				b.Fatal(err)
+			}
+			for s.pendingJobs(b) > 0 {
+				time.Sleep(5 * time.Millisecond)
+			}
+			b.StopTimer()
+			if n := len(rc.all()); n != b.N {
+				b.Fatalf("receiver got %d deliveries, want %d", n, b.N)
+			}
+			b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "deliveries/s")
+			sctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+			defer cancel()
+			_ = s.runner.Stop(sctx)
+		})
+	}
+}
+
+// BenchmarkCreateRequestLive is the whole server over HTTP (8 concurrent
+// clients), with
+// deliveries worked while requests are created (they share the CPU and,
+// on SQLite, the single writer). It reports creates/s and the deliveries
+// per second over the time until every delivery has arrived. Run:
+//
+//	go test -run '^$' -bench BenchmarkCreateRequestLive -benchtime 2000x ./internal/webhook/
+func BenchmarkCreateRequestLive(b *testing.B) {
+	dbs := []string{"sqlite"}
+	if os.Getenv("AGENTGATE_TEST_POSTGRES_URL") != "" {
+		dbs = append(dbs, "postgres")
+	}
+	for _, db := range dbs {
+		for _, subs := range []int{0, 3} {
+			b.Run(fmt.Sprintf("db=%s/subscribers=%d", db, subs), func(b *testing.B) {
+				url := ""
+				if db == "postgres" {
+					url = testserver.PostgresURL(b)
+				}
+				rc := newReceiver(b, func(int) int { return http.StatusNoContent })
+				s := testserver.Start(b, &testserver.Options{DatabaseURL: url, Log: io.Discard, Configure: fastRetries(10 * time.Millisecond)})
+				for range subs {
+					createWebhook(b, s, rc.URL, []string{"*"}, "")
+				}
+				key := s.CreateKey(b, "agent", "request:create")
+				b.SetParallelism(4)
+				cpu := cpuTime()
+				b.ResetTimer()
+				start := time.Now()
+				b.RunParallel(func(pb *testing.PB) {
+					for pb.Next() {
+						createRequest(b, s.URL, key, "bench.live")
+					}
+				})
+				created := time.Since(start)
+				if subs > 0 {
+					rc.waitHits(b, b.N*subs, 5*time.Minute)
+				}
+				all := time.Since(start)
+				b.StopTimer()
+				b.ReportMetric(float64(b.N)/created.Seconds(), "creates/s")
+				b.ReportMetric(float64((cpuTime()-cpu).Microseconds())/float64(b.N), "cpu-µs/op")
+				if subs > 0 {
+					b.ReportMetric(float64(b.N*subs)/all.Seconds(), "deliveries/s")
+				}
+			})
+		}
+	}
+}
+
+// cpuTime is the CPU time this process has used. The machines these
+// benchmarks run on are shared, so wall-clock rates are noisy; CPU time
+// per operation is the steadier comparison.
+func cpuTime() time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
