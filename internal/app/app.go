@@ -191,7 +191,7 @@ func (a *App) mountDashboard() error {
 		}
 	}
 	d, err := dashboard.New(dcfg, dashboard.Deps{
-		Approvals: a.Approvals, Keys: a.Auth, Sessions: a.Sessions, Hub: a.Hub, Logger: a.Log,
+		Approvals: a.Approvals, Keys: a.Auth, Sessions: a.Sessions, Hub: a.Hub, Webhooks: a.Webhooks, Logger: a.Log,
 	})
 	if err != nil {
 		return err

@@ -34,6 +34,7 @@ import (
 	"github.com/agentgate/agentgate/internal/approval"
 	"github.com/agentgate/agentgate/internal/auth"
 	"github.com/agentgate/agentgate/internal/events"
+	"github.com/agentgate/agentgate/internal/webhook"
 )
 
 // Config configures the dashboard.
@@ -58,7 +59,8 @@ type Deps struct {
 	Approvals *approval.Service
 	Keys      *auth.Service
 	Sessions  *auth.Sessions
-	Hub       *events.Hub // nil disables live updates
+	Hub       *events.Hub      // nil disables live updates
+	Webhooks  *webhook.Service // nil hides the webhooks pages
 	// Limiter limits sign-in attempts per client address; nil means an
 	// in-memory limiter of Config.SignInLimit per minute.
 	Limiter Limiter
@@ -75,6 +77,7 @@ type Dashboard struct {
 	keys      *auth.Service
 	sessions  *auth.Sessions
 	hub       *events.Hub
+	webhooks  *webhook.Service
 	limiter   Limiter
 	log       *slog.Logger
 	now       func() time.Time
@@ -117,6 +120,7 @@ func New(cfg Config, deps Deps) (*Dashboard, error) {
 		keys:      deps.Keys,
 		sessions:  deps.Sessions,
 		hub:       deps.Hub,
+		webhooks:  deps.Webhooks,
 		limiter:   deps.Limiter,
 		log:       deps.Logger,
 		now:       deps.Now,
@@ -158,7 +162,20 @@ func (d *Dashboard) routes() []route {
 	decide := auth.ScopeRequestDecide
 	read := auth.ScopeRequestRead
 	admin := auth.ScopeAdmin
-	return []route{
+	hooks := auth.ScopeWebhookManage
+	var rts []route
+	if d.webhooks != nil {
+		rts = append(rts,
+			route{"GET /webhooks", d.page(hooks, d.webhooksPage)},
+			route{"POST /webhooks", d.page(hooks, d.createWebhook)},
+			route{"GET /webhooks/{id}", d.page(hooks, d.webhook)},
+			route{"POST /webhooks/{id}/toggle", d.page(hooks, d.toggleWebhook)},
+			route{"POST /webhooks/{id}/test", d.page(hooks, d.testWebhook)},
+			route{"POST /webhooks/{id}/delete", d.page(hooks, d.deleteWebhook)},
+			route{"POST /webhooks/{id}/deliveries/{did}/replay", d.page(hooks, d.replayDelivery)},
+		)
+	}
+	return append(rts, []route{
 		{"GET /static/{hash}/{file}", http.HandlerFunc(d.serveStatic)},
 		{"GET /signin", d.public(d.signInPage)},
 		{"POST /signin", d.public(d.signIn)},
@@ -185,5 +202,5 @@ func (d *Dashboard) routes() []route {
 		{"GET /keys", d.page(admin, d.keysPage)},
 		{"POST /keys", d.page(admin, d.createKey)},
 		{"POST /keys/{id}/revoke", d.page(admin, d.revokeKey)},
-	}
+	}...)
 }

@@ -361,9 +361,13 @@ var (
 // would block it).
 func TestPages(t *testing.T) {
 	t.Parallel()
-	f := newFixture(t, nil)
+	f := newFixture(t, &testserver.Options{Configure: allowPrivateWebhooks})
 	d := seedDemo(t, f.srv)
 	c := newClient(t, f.srv, d.adminKey)
+	hooks, err := f.srv.App.Webhooks.List(t.Context())
+	if err != nil || len(hooks) == 0 {
+		t.Fatalf("demo webhooks: %v", err)
+	}
 	polID := ""
 	if ps, _ := f.srv.App.Approvals.Policies(t.Context()); len(ps) > 0 {
 		polID = ps[0].ID
@@ -371,7 +375,7 @@ func TestPages(t *testing.T) {
 	const csp = "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'"
 	for _, path := range []string{"/", "/?offset=100", "/requests/" + d.pending[0].ID, "/requests/" + d.decided[0].ID,
 		"/history", "/history?status=denied&action=run_sql&from=2020-01-01&to=2099-12-31&decidedBy=bob", "/audit",
-		"/audit?eventType=approved&actor=alice", "/policies", "/policies/new", "/policies/" + polID, "/keys"} {
+		"/audit?eventType=approved&actor=alice", "/policies", "/policies/new", "/policies/" + polID, "/keys", "/webhooks", "/webhooks/" + hooks[0].ID} {
 		t.Run(path, func(t *testing.T) {
 			p := c.get(path)
 			if p.status != 200 {
@@ -415,12 +419,12 @@ func TestPagesFollowScopes(t *testing.T) {
 	}{
 		{decideOnly, "request:decide", map[string]bool{"/": true}},
 		{approver, "request:decide+read", map[string]bool{"/": true, "/history": true, "/audit": true}},
-		{admin, "admin", map[string]bool{"/": true, "/history": true, "/audit": true, "/policies": true, "/keys": true}},
+		{admin, "admin", map[string]bool{"/": true, "/history": true, "/audit": true, "/policies": true, "/keys": true, "/webhooks": true}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			home := tt.c.get("/")
-			for _, path := range []string{"/", "/history", "/audit", "/policies", "/keys", "/policies/new"} {
+			for _, path := range []string{"/", "/history", "/audit", "/policies", "/keys", "/webhooks", "/policies/new"} {
 				p := tt.c.get(path)
 				allowed := tt.allowed[strings.TrimSuffix(path, "/new")]
 				if allowed && p.status != 200 || !allowed && p.status != 403 {

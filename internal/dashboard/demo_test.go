@@ -3,6 +3,9 @@ package dashboard_test
 import (
 	"context"
 	"encoding/json"
+	"net/http"
+	"net/http/httptest"
+	"strings"
 	"testing"
 	"time"
 
@@ -10,6 +13,7 @@ import (
 	"github.com/agentgate/agentgate/internal/auth"
 	"github.com/agentgate/agentgate/internal/policy"
 	"github.com/agentgate/agentgate/internal/testserver"
+	"github.com/agentgate/agentgate/internal/webhook"
 )
 
 // demo is realistic data for the screenshots: agents, people, policies,
@@ -60,6 +64,26 @@ func seedDemo(t testing.TB, srv *testserver.Server) *demo {
 		}
 	}
 	admin := approval.Actor{ID: keys["maria (admin)"].ID, Name: "maria (admin)", Type: approval.ActorHuman, Channel: "dashboard"}
+	if srv.Config.WebhookAllowPrivate {
+		// Two subscribers on loopback: one that answers, one that fails.
+		recv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if strings.HasSuffix(r.URL.Path, "/flaky") {
+				http.Error(w, "upstream unavailable", http.StatusServiceUnavailable)
+				return
+			}
+			w.WriteHeader(http.StatusNoContent)
+		}))
+		t.Cleanup(recv.Close)
+		base := recv.URL
+		for _, h := range []webhook.Input{
+			{URL: base + "/hooks/agentgate", Events: []string{webhook.EventAll}},
+			{URL: base + "/ops/flaky", Events: []string{webhook.EventRequestCreated}},
+		} {
+			if _, _, err := a.Webhooks.Create(ctx, admin, h); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
 	for _, p := range []policy.Policy{
 		{Name: "Staging deploys go ahead", Priority: 10, Enabled: true, Scope: "global", Rules: []policy.Rule{
 			{Match: map[string]any{"action": "deploy_staging"}, Decision: policy.AutoApprove},

@@ -46,7 +46,7 @@ type templates struct {
 }
 
 // pageNames lists every page; parseTemplates fails when one is missing.
-var pageNames = []string{"signin", "error", "queue", "request", "history", "audit", "policies", "policy", "keys"}
+var pageNames = []string{"signin", "error", "queue", "request", "history", "audit", "policies", "policy", "keys", "webhooks", "webhook"}
 
 func parseTemplates(as *assets) (*templates, error) {
 	funcs := template.FuncMap{
@@ -147,6 +147,7 @@ func (p *Page) TabTitle() string {
 func (d *Dashboard) render(w http.ResponseWriter, r *http.Request, v *view, status int, name string, p *Page) {
 	p.Assets = d.assets
 	p.Now = d.now()
+	p.Webhooks = d.webhooks != nil
 	if v != nil {
 		p.Me = v.p
 		if !p.pendingKnown && p.Pending == 0 {

@@ -9,6 +9,7 @@ import (
 	"github.com/chromedp/chromedp"
 
 	"github.com/agentgate/agentgate/internal/testserver"
+	"github.com/agentgate/agentgate/internal/webhook"
 )
 
 const draftPolicy = `{
@@ -47,8 +48,17 @@ func TestScreenshots(t *testing.T) {
 	if err := os.MkdirAll(out, 0o755); err != nil {
 		t.Fatal(err)
 	}
-	srv := testserver.Start(t, nil)
+	srv := testserver.Start(t, &testserver.Options{Configure: allowPrivateWebhooks})
 	d := seedDemo(t, srv)
+	hooks, err := srv.App.Webhooks.List(t.Context())
+	if err != nil || len(hooks) == 0 {
+		t.Fatalf("demo webhooks: %v", err)
+	}
+	// Let the deliveries (and the failing one's retries) run first.
+	eventually(t, 20*time.Second, "the demo deliveries", func() bool {
+		ds, _, err := srv.App.Webhooks.Deliveries(t.Context(), webhook.DeliveryFilter{WebhookID: hooks[1].ID, Statuses: []string{webhook.StatusFailed}, Limit: 100})
+		return err == nil && len(ds) >= len(d.pending)
+	})
 
 	type shot struct {
 		name  string
@@ -76,6 +86,8 @@ func TestScreenshots(t *testing.T) {
 			chromedp.WaitVisible(chromedp.CSS(".sim-summary")),
 		)},
 		{"keys", "/keys", nil},
+		{"webhooks", "/webhooks", nil},
+		{"webhook", "/webhooks/" + hooks[1].ID, nil},
 		{"audit", "/audit", nil},
 	}
 	for _, dev := range []struct {
