@@ -585,3 +585,24 @@ func TestLiveStream(t *testing.T) {
 		t.Errorf("stream without a session: %d, want 401", p.status)
 	}
 }
+
+// TestSessionsOnPostgres runs the session life cycle on PostgreSQL, where
+// several replicas share the sessions table.
+func TestSessionsOnPostgres(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t, &testserver.Options{DatabaseURL: testserver.PostgresURL(t)})
+	c := newClient(t, f.srv, f.approver)
+	id := f.request(t, `{"action":"deploy"}`)
+	if p := c.get("/"); p.status != 200 || !strings.Contains(p.body, `id="r-`+id+`"`) {
+		t.Fatalf("queue: %d", p.status)
+	}
+	if p := c.post("/requests/"+id+"/decide", url.Values{"decision": {"approved"}}); p.status != 303 {
+		t.Fatalf("decide: %d %s", p.status, p.body)
+	}
+	if p := c.post("/signout", url.Values{}); p.status != 303 {
+		t.Fatalf("sign out: %d", p.status)
+	}
+	if p := c.get("/"); p.status != 303 {
+		t.Fatalf("after sign-out: %d", p.status)
+	}
+}
