@@ -18,7 +18,7 @@ var auditEventTypes = []string{
 	approval.EventPolicyCreated, approval.EventPolicyUpdated, approval.EventPolicyDeleted,
 	approval.EventKeyCreated, approval.EventKeyUpdated, approval.EventKeyRevoked,
 	auth.EventSessionCreated, auth.EventSessionDeleted,
-	"webhook.created", "webhook.updated", "webhook.deleted",
+	approval.EventVoted, approval.EventEscalated, approval.EventEdited,
 }
 
 // auditPage is the Data of the audit template.
