@@ -125,6 +125,7 @@ func Open(ctx context.Context, url string, opts Options) (*Store, error) {
 //   - foreign_keys(1): SQLite leaves them off by default.
 //   - synchronous: NORMAL in WAL mode survives process crashes; FULL also
 //     survives power loss at an fsync per commit.
+//   - temp_store(MEMORY): savepoint sub-journals stay in memory.
 //   - _txlock=immediate: BEGIN takes the write lock at once. With the
 //     default (deferred) a transaction that reads then writes fails with
 //     SQLITE_BUSY when it cannot upgrade its lock, and busy_timeout does not
@@ -137,6 +138,10 @@ func sqliteDSN(path string, write bool, synchronous string) string {
 		"_pragma=busy_timeout(10000)",
 		"_pragma=foreign_keys(1)",
 		"_pragma=synchronous(" + synchronous + ")",
+		// Savepoints (group commit) journal the pages they change; in
+		// memory that costs no file writes (a temp file per savepoint
+		// otherwise).
+		"_pragma=temp_store(MEMORY)",
 		"_time_format=sqlite",
 	}
 	if write {
