@@ -18,6 +18,8 @@ import (
 	"path/filepath"
 	"runtime"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
@@ -57,6 +59,19 @@ type Store struct {
 	log     *slog.Logger
 	path    string   // SQLite file
 	batch   *batcher // SQLite group commit
+
+	// SQLite only: counts of listed requests, valid while no transaction
+	// has committed since (one process writes a SQLite file, so the
+	// generation bumped after each commit is exact). Counting 10,000
+	// pending rows costs more than reading the page itself.
+	writeGen atomic.Int64
+	countsMu sync.Mutex
+	counts   map[string]cachedCount
+}
+
+type cachedCount struct {
+	gen   int64
+	total int64
 }
 
 // Dialect names.
