@@ -338,8 +338,9 @@ export class AgentGateClient {
    * fn receives a receipt: the approved request whose `params` are the
    * params to act on (`actionParams(request)`: the approver's edit, if
    * any), with `requestedParams` (what was asked) and `edited`. When an
-   * approver edited the params and fn declares no parameter (so it cannot
-   * be reading them), fn does not run: ApprovalEditedError.
+   * approver edited the params and fn declares no parameter (`fn.length`
+   * is 0, so it cannot be reading them), fn does not run:
+   * ApprovalEditedError.
    */
   async withApproval<T>(
     action: string,
