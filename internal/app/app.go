@@ -21,6 +21,7 @@ import (
 
 	"github.com/agentgate/agentgate/internal/approval"
 	"github.com/agentgate/agentgate/internal/auth"
+	"github.com/agentgate/agentgate/internal/channels"
 	"github.com/agentgate/agentgate/internal/config"
 	"github.com/agentgate/agentgate/internal/events"
 	"github.com/agentgate/agentgate/internal/httpapi"
@@ -46,9 +47,11 @@ type App struct {
 	Jobs      *jobs.Runner
 	API       *httpapi.Server
 	Webhooks  *webhook.Service
+	Channels  *channels.Service
 
-	pgBus *events.Postgres
-	out   io.Writer // where the first admin key is printed
+	pgBus         *events.Postgres
+	channelRoutes *channelRoutes
+	out           io.Writer // where the first admin key is printed
 }
 
 // NewLogger returns the JSON (or text) logger the config asks for.
@@ -141,11 +144,16 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger, out io.Write
 	river.AddWorker(workers, &jobs.ExpireWorker{Approvals: a.Approvals})
 	river.AddWorker(workers, &jobs.EscalateWorker{Approvals: a.Approvals})
 	river.AddWorker(workers, a.Webhooks.Worker())
+	if err := a.newChannels(); err != nil {
+		st.Close()
+		return nil, err
+	}
+	a.Channels.AddWorkers(workers)
 	a.Jobs, err = jobs.New(st, jobs.Options{
 		Workers:    workers,
 		Periodic:   []*river.PeriodicJob{jobs.ExpirySweep(cfg.ExpirySweep)},
 		MaxWorkers: cfg.JobWorkers,
-		Queues:     map[string]int{webhook.QueueName: cfg.WebhookWorkers},
+		Queues:     map[string]int{webhook.QueueName: cfg.WebhookWorkers, channels.QueueName: cfg.NotifyWorkers},
 		Logger:     log,
 	})
 	if err != nil {
@@ -155,6 +163,8 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger, out io.Write
 	a.Approvals.AddHook(jobs.EscalationScheduler{Runner: a.Jobs})
 	a.Webhooks.SetQueue(a.Jobs)
 	a.Approvals.AddSealHook(a.Webhooks)
+	a.Channels.SetQueue(a.Jobs)
+	a.Approvals.AddSealHook(a.Channels)
 	if n, err := a.Webhooks.EncryptPlaintextSecrets(ctx); err != nil {
 		st.Close()
 		return nil, err
@@ -168,6 +178,7 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger, out io.Write
 		MaxWait:          cfg.MaxWait,
 		MaxStreamsPerKey: cfg.MaxStreams,
 	}, httpapi.Deps{Approvals: a.Approvals, Auth: a.Auth, Metrics: a.Metrics, Hub: a.Hub, Webhooks: a.Webhooks, Logger: log})
+	a.mountChannels()
 	return a, nil
 }
 
