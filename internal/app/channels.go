@@ -24,7 +24,7 @@ type channelRoutes struct {
 // are recorded as failed notifications in the request's timeline.
 func (a *App) newChannels() error {
 	cfg := a.Config
-	ccfg := channels.Config{BaseURL: cfg.PublicURL(), MaxAttempts: cfg.NotifyMaxAttempts}
+	ccfg := channels.Config{PublicURL: cfg.PublicURL, MaxAttempts: cfg.NotifyMaxAttempts}
 	for _, c := range cfg.SlackDefaultChannel {
 		ccfg.Defaults = append(ccfg.Defaults, channels.Target{Kind: channels.KindSlack, Address: c})
 	}
@@ -62,7 +62,7 @@ func (a *App) newChannels() error {
 	}
 	if cfg.SMTPHost != "" {
 		svc.Register(email.NewNotifier(email.Config{Host: cfg.SMTPHost, Port: cfg.SMTPPort, Username: cfg.SMTPUsername,
-			Password: cfg.SMTPPassword, From: cfg.SMTPFrom, TLS: cfg.SMTPTLS, BaseURL: cfg.PublicURL(), LinkTTL: cfg.DecisionLinkTTL}, a.Store))
+			Password: cfg.SMTPPassword, From: cfg.SMTPFrom, TLS: cfg.SMTPTLS, PublicURL: cfg.PublicURL, LinkTTL: cfg.DecisionLinkTTL}, a.Store))
 		if cfg.BaseURL == "" {
 			a.Log.Warn(fmt.Sprintf("AGENTGATE_BASE_URL is not set: decision links in emails point to %s", cfg.PublicURL()))
 		}

@@ -19,9 +19,10 @@ import (
 
 // Config holds the Service's settings.
 type Config struct {
-	// BaseURL is the server's public URL (AGENTGATE_BASE_URL), for links
-	// to the dashboard.
-	BaseURL string
+	// PublicURL returns the server's public URL (AGENTGATE_BASE_URL, else
+	// the listen address), for links to the dashboard. It is called for
+	// every message, so a port chosen at listen time is seen.
+	PublicURL func() string
 	// Defaults are the targets of a request whose rule names no channels
 	// (SLACK_DEFAULT_CHANNEL, DISCORD_DEFAULT_CHANNEL, EMAIL_DEFAULT_TO).
 	Defaults []Target
@@ -57,7 +58,9 @@ func NewService(store Store, approvals *approval.Service, cfg Config, log *slog.
 	if cfg.MaxAttempts <= 0 {
 		cfg.MaxAttempts = DefaultMaxAttempts
 	}
-	cfg.BaseURL = strings.TrimRight(cfg.BaseURL, "/")
+	if cfg.PublicURL == nil {
+		cfg.PublicURL = func() string { return "" }
+	}
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
@@ -80,7 +83,7 @@ func (s *Service) Store() Store { return s.store }
 
 // DashboardURL is the dashboard page of request id.
 func (s *Service) DashboardURL(id string) string {
-	return s.cfg.BaseURL + "/requests/" + url.PathEscape(id)
+	return strings.TrimRight(s.cfg.PublicURL(), "/") + "/requests/" + url.PathEscape(id)
 }
 
 // Message renders request r as it is now (with its quorum votes) for n,

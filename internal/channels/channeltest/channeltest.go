@@ -29,8 +29,8 @@ import (
 
 // Call is one request a fake received.
 type Call struct {
-	Method string     // the API method ("chat.postMessage") or "METHOD /path"
-	Path   string     // the URL path
+	Method string // the API method ("chat.postMessage") or "METHOD /path"
+	Path   string // the URL path
 	Header http.Header
 	Form   url.Values // form-encoded bodies
 	Body   []byte

@@ -99,14 +99,24 @@ func color(r *approval.Request) int {
 	return 0xeab308
 }
 
-// markdown are the characters Discord's markdown gives meaning to.
-var markdown = strings.NewReplacer(`\`, `\\`, "*", `\*`, "_", `\_`, "~", `\~`, "`", "\\`", "|", `\|`, ">", `\>`,
-	"#", `\#`, "[", `\[`, "]", `\]`, "(", `\(`, ")", `\)`, "-", `\-`, "<", `\<`, "@", "@\u200b")
+// markdown are the characters Discord's markdown gives meaning anywhere
+// in a line; "@" is broken with a zero-width space, so that even a message
+// that allowed mentions could not ping @everyone.
+var markdown = strings.NewReplacer(`\`, `\\`, "*", `\*`, "_", `\_`, "~", `\~`, "`", "\\`", "|", `\|`,
+	"[", `\[`, "]", `\]`, "<", `\<`, "@", "@\u200b")
 
-// Escape makes s show literally in Discord markdown; "@" is broken with a
-// zero-width space, so that even a message that allowed mentions could not
-// ping @everyone.
-func Escape(s string) string { return markdown.Replace(s) }
+// Escape makes s show literally in Discord markdown: inline markup is
+// escaped everywhere, and line-start markup (headings, quotes, lists) at
+// the start of each line.
+func Escape(s string) string {
+	lines := strings.Split(markdown.Replace(s), "\n")
+	for i, l := range lines {
+		if t := strings.TrimLeft(l, " "); t != "" && strings.ContainsRune("#>-", rune(t[0])) {
+			lines[i] = l[:len(l)-len(t)] + `\` + t
+		}
+	}
+	return strings.Join(lines, "\n")
+}
 
 // codeBlock shows s literally in a code block that s cannot close: every
 // backtick is followed by a zero-width space.

@@ -48,8 +48,9 @@ type Config struct {
 	Password string // SMTP_PASSWORD
 	From     string // SMTP_FROM
 	TLS      string // SMTP_TLS: TLSStartTLS (default), TLSImplicit or TLSNone
-	// BaseURL is the server's public URL, for decision and dashboard links.
-	BaseURL string
+	// PublicURL returns the server's public URL, for decision links; it
+	// is called for every message.
+	PublicURL func() string
 	// LinkTTL bounds a link's life (AGENTGATE_DECISION_LINK_TTL); a link
 	// also expires with its request. Defaults to 24h.
 	LinkTTL time.Duration
@@ -85,7 +86,9 @@ func NewNotifier(cfg Config, store channels.Store) *Notifier {
 	if cfg.TLS == "" {
 		cfg.TLS = TLSStartTLS
 	}
-	cfg.BaseURL = strings.TrimRight(cfg.BaseURL, "/")
+	if cfg.PublicURL == nil {
+		cfg.PublicURL = func() string { return "" }
+	}
 	return &Notifier{cfg: cfg, store: store, now: time.Now}
 }
 
@@ -167,6 +170,7 @@ func (n *Notifier) Post(ctx context.Context, no *channels.Notification, m *chann
 	if err != nil {
 		return channels.Sent{}, err
 	}
+	base := strings.TrimRight(n.cfg.PublicURL(), "/")
 	d := mailData{
 		Headline:       channels.Headline(r),
 		Action:         channels.Truncate(r.Action, 256),
@@ -180,8 +184,8 @@ func (n *Notifier) Post(ctx context.Context, no *channels.Notification, m *chann
 		Escalated:      no.Reason == channels.ReasonEscalated,
 		Step:           no.Step,
 		ReasonRequired: r.PolicyDecision.RequireReason,
-		ApproveURL:     n.cfg.BaseURL + "/decide/" + approveTok,
-		DenyURL:        n.cfg.BaseURL + "/decide/" + denyTok,
+		ApproveURL:     base + "/decide/" + approveTok,
+		DenyURL:        base + "/decide/" + denyTok,
 		DashboardURL:   m.DashboardURL,
 		LinksExpire:    channels.FormatTime(expires),
 	}
