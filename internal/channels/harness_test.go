@@ -148,6 +148,21 @@ func (h *harness) create(action string, params map[string]any) request {
 	return r
 }
 
+// createRaw creates a request from a literal JSON body (json.Marshal would
+// escape <, > and & itself).
+func (h *harness) createRaw(body string) request {
+	h.t.Helper()
+	req, _ := http.NewRequest("POST", h.srv.URL+"/api/requests", strings.NewReader(body))
+	req.Header.Set("Authorization", "Bearer "+h.agent)
+	req.Header.Set("Content-Type", "application/json")
+	st, out := do(h.t, req)
+	var r request
+	if st != http.StatusCreated || json.Unmarshal([]byte(out), &r) != nil {
+		h.t.Fatalf("create request: %d %s", st, out)
+	}
+	return r
+}
+
 func (h *harness) get(id string) request {
 	h.t.Helper()
 	var r request
