@@ -45,6 +45,9 @@ type recorder struct {
 	mu     sync.Mutex
 	calls  []Call
 	notify chan struct{}
+	// OnCall, when set before the first call, sees every call (demos
+	// print them).
+	OnCall func(Call)
 }
 
 func newRecorder() recorder { return recorder{notify: make(chan struct{}, 1)} }
@@ -53,6 +56,9 @@ func (r *recorder) add(c Call) {
 	r.mu.Lock()
 	r.calls = append(r.calls, c)
 	r.mu.Unlock()
+	if r.OnCall != nil {
+		r.OnCall(c)
+	}
 	select {
 	case r.notify <- struct{}{}:
 	default:

@@ -84,8 +84,8 @@ type page struct {
 func toPageRequest(r *approval.Request, votes []string) *pageRequest {
 	p := &pageRequest{
 		Action:  channels.Truncate(r.Action, 256),
-		Status:  channels.Emoji(r.Status) + " " + channels.StatusLine(&channels.Message{Request: r, Approvals: votes}),
-		Urgency: channels.UrgencyEmoji(r.Urgency) + " " + string(r.Urgency),
+		Status:  channels.StatusLine(&channels.Message{Request: r, Approvals: votes}),
+		Urgency: string(r.Urgency),
 		Agent:   r.AgentName,
 		Expires: channels.FormatTime(r.ExpiresAt),
 		ID:      r.ID,
