@@ -32,7 +32,7 @@ const (
 
 // harness is a full server wired to fake Slack, Discord and SMTP servers.
 type harness struct {
-	t        *testing.T
+	t        testing.TB
 	srv      *testserver.Server
 	slack    *channeltest.Slack
 	discord  *channeltest.Discord
@@ -47,7 +47,7 @@ func onBothDatabases(t *testing.T, fn func(t *testing.T, dbURL string)) {
 	t.Run("postgres", func(t *testing.T) { t.Parallel(); fn(t, testserver.PostgresURL(t)) })
 }
 
-func start(t *testing.T, dbURL string, edit func(*config.Config)) *harness {
+func start(t testing.TB, dbURL string, edit func(*config.Config)) *harness {
 	t.Helper()
 	h := &harness{t: t, slack: channeltest.NewSlack(), discord: channeltest.NewDiscord()}
 	t.Cleanup(h.slack.Close)
@@ -350,7 +350,7 @@ func (h *harness) sendDiscord(body []byte, ts time.Time, key ed25519.PrivateKey)
 	return do(h.t, req)
 }
 
-func do(t *testing.T, req *http.Request) (int, string) {
+func do(t testing.TB, req *http.Request) (int, string) {
 	t.Helper()
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {

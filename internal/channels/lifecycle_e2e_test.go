@@ -2,6 +2,7 @@ package channels_test
 
 import (
 	"net/http"
+	"net/http/httptest"
 	"strings"
 	"testing"
 	"time"
@@ -90,7 +91,7 @@ func TestEscalationAnnouncesToStepChannels(t *testing.T) {
 // failure that clears on retry shows its first failure, then the success.
 func TestFailuresInTimeline(t *testing.T) {
 	t.Parallel()
-	h := start(t, "", func(c *config.Config) { c.SMTPHost, c.SMTPFrom = "", "" })
+	h := start(t, "", func(c *config.Config) { c.SMTPHost, c.SMTPFrom, c.WebhookAllowPrivate = "", "", true })
 	h.slack.Fail = func(method string) string {
 		if method == "chat.postMessage" {
 			return "channel_not_found"
@@ -109,6 +110,15 @@ func TestFailuresInTimeline(t *testing.T) {
 		}
 		return 0
 	}
+	receiver := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {}))
+	defer receiver.Close()
+	var hook struct {
+		ID string `json:"id"`
+	}
+	if st := h.call(h.srv.AdminKey, "POST", "/api/webhooks", map[string]any{"url": receiver.URL, "events": []string{"*"}}, &hook); st != http.StatusCreated {
+		t.Fatalf("webhook: %d", st)
+	}
+	hookID := hook.ID
 	h.policy(routed(map[string]any{"channels": []string{"slack:#nowhere", "discord:" + discordChan, "email:" + opsAddress, "pager:oncall"}}))
 	r := h.create("deploy", map[string]any{"service": "billing"})
 
@@ -117,9 +127,67 @@ func TestFailuresInTimeline(t *testing.T) {
 	h.waitAudit(r.ID, "notification.failed", `"channel":"pager"`, "unknown channel kind", `"final":true`)
 	h.waitAudit(r.ID, "notification.failed", `"channel":"discord"`, "HTTP 502", `"attempt":1`, `"final":false`)
 	h.waitAudit(r.ID, "notification.sent", `"channel":"discord"`, `"attempt":2`)
+	// None of this is a webhook event: a subscriber to everything got the
+	// request's events only.
+	var deliveries struct {
+		Deliveries []struct {
+			Event string `json:"event"`
+		} `json:"deliveries"`
+	}
+	if st := h.call(h.srv.AdminKey, "GET", "/api/webhooks/"+hookID+"/deliveries?limit=100", nil, &deliveries); st != http.StatusOK {
+		t.Fatalf("deliveries: %d", st)
+	}
+	if len(deliveries.Deliveries) == 0 {
+		t.Fatal("the webhook got nothing")
+	}
+	for _, d := range deliveries.Deliveries {
+		if !strings.HasPrefix(d.Event, "request.") {
+			t.Errorf("webhook event %q", d.Event)
+		}
+	}
 	// channel_not_found is not retried.
 	time.Sleep(200 * time.Millisecond)
 	if n := len(h.slack.Calls("chat.postMessage")); n != 1 {
 		t.Errorf("Slack was called %d times for a permanent failure, want 1", n)
+	}
+}
+
+// TestRequiredReasonOpensForms: when the rule requires a reason, Approve
+// opens a form on Slack and on Discord instead of deciding.
+func TestRequiredReasonOpensForms(t *testing.T) {
+	t.Parallel()
+	h := start(t, "", nil)
+	h.policy(routed(map[string]any{"requireReason": true}))
+	r := h.create("deploy", map[string]any{"service": "billing"})
+	h.slackPost(r.ID, "#ops")
+	if st, _ := h.sendSlack(h.slackClick(alice, "approve_"+r.ID, r.ID), time.Now(), slackSecret); st != http.StatusOK {
+		t.Fatalf("click: %d", st)
+	}
+	view, err := h.slack.Wait("views.open", nil, waitTimeout)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(string(view.Body), `Approve request`) || strings.Contains(string(view.Body), `"optional":true`) {
+		t.Errorf("approve form: %s", view.Body)
+	}
+	st, out := h.sendDiscord(discordComponent("4001", "carol", "approve:"+r.ID), time.Now(), h.priv)
+	resp := decodeDiscord(t, out)
+	if st != http.StatusOK || resp.Type != 9 || resp.Data.CustomID != "reason:approved:"+r.ID {
+		t.Fatalf("discord approve: %d %s", st, out)
+	}
+	if got := h.get(r.ID); got.Status != "pending" {
+		t.Fatalf("a form decided: %+v", got)
+	}
+	// Submitting without a reason is refused by the service, in the form.
+	st, out = h.sendSlack(slackSubmit(alice, r.ID, "approved", ""), time.Now(), slackSecret)
+	if st != http.StatusOK || !strings.Contains(out, "a reason is required") {
+		t.Fatalf("submit without reason: %d %s", st, out)
+	}
+	st, out = h.sendSlack(slackSubmit(alice, r.ID, "approved", "canary is green"), time.Now(), slackSecret)
+	if st != http.StatusOK || !strings.Contains(out, `"clear"`) {
+		t.Fatalf("submit: %d %s", st, out)
+	}
+	if got := h.get(r.ID); got.Status != "approved" || got.DecisionReason != "canary is green" {
+		t.Fatalf("after the form: %+v", got)
 	}
 }
