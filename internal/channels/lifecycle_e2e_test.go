@@ -92,16 +92,16 @@ func TestEscalationAnnouncesToStepChannels(t *testing.T) {
 func TestFailuresInTimeline(t *testing.T) {
 	t.Parallel()
 	h := start(t, "", func(c *config.Config) { c.SMTPHost, c.SMTPFrom, c.WebhookAllowPrivate = "", "", true })
-	h.slack.Fail = func(method string) string {
+	h.slack.SetFail(func(method string) string {
 		if method == "chat.postMessage" {
 			return "channel_not_found"
 		}
 		return ""
-	}
+	})
 	var mu = make(chan struct{}, 1)
 	mu <- struct{}{}
 	discordFailures := 1
-	h.discord.Fail = func(c channeltest.Call) int {
+	h.discord.SetFail(func(c channeltest.Call) int {
 		<-mu
 		defer func() { mu <- struct{}{} }()
 		if c.Method == channeltest.DiscordCreate && discordFailures > 0 {
@@ -109,7 +109,7 @@ func TestFailuresInTimeline(t *testing.T) {
 			return http.StatusBadGateway
 		}
 		return 0
-	}
+	})
 	receiver := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {}))
 	defer receiver.Close()
 	var hook struct {

@@ -103,11 +103,17 @@ func (r *recorder) Wait(method string, ok func(Call) bool, timeout time.Duration
 type Slack struct {
 	*httptest.Server
 	recorder
-	mu sync.Mutex
-	// Fail, when set, answers a method with {"ok":false,"error":code} when
-	// it returns a code.
-	Fail func(method string) string
+	mu   sync.Mutex
+	fail func(method string) string
 	seq  int
+}
+
+// SetFail makes the fake answer a method with {"ok":false,"error":code}
+// when fn returns a code (nil: never).
+func (s *Slack) SetFail(fn func(method string) string) {
+	s.mu.Lock()
+	s.fail = fn
+	s.mu.Unlock()
 }
 
 // NewSlack starts a fake Slack. Close it when done.
@@ -146,8 +152,11 @@ func (s *Slack) serve(w http.ResponseWriter, r *http.Request) {
 	}
 	s.add(c)
 	w.Header().Set("Content-Type", "application/json")
-	if s.Fail != nil {
-		if code := s.Fail(c.Method); code != "" {
+	s.mu.Lock()
+	fail := s.fail
+	s.mu.Unlock()
+	if fail != nil {
+		if code := fail(c.Method); code != "" {
 			fmt.Fprintf(w, `{"ok":false,"error":%q}`, code)
 			return
 		}
@@ -174,10 +183,17 @@ func (s *Slack) serve(w http.ResponseWriter, r *http.Request) {
 type Discord struct {
 	*httptest.Server
 	recorder
-	mu sync.Mutex
-	// Fail, when set, answers a call with the status it returns (0: no).
-	Fail func(c Call) int
+	mu   sync.Mutex
+	fail func(c Call) int
 	seq  int
+}
+
+// SetFail makes the fake answer a call with the status fn returns (0: a
+// normal answer; nil: never fail).
+func (d *Discord) SetFail(fn func(c Call) int) {
+	d.mu.Lock()
+	d.fail = fn
+	d.mu.Unlock()
 }
 
 // Discord call methods.
@@ -207,8 +223,11 @@ func (d *Discord) serve(w http.ResponseWriter, r *http.Request) {
 	}
 	d.add(c)
 	w.Header().Set("Content-Type", "application/json")
-	if d.Fail != nil {
-		if status := d.Fail(c); status != 0 {
+	d.mu.Lock()
+	fail := d.fail
+	d.mu.Unlock()
+	if fail != nil {
+		if status := fail(c); status != 0 {
 			w.WriteHeader(status)
 			fmt.Fprintf(w, `{"message":"fake failure","code":%d}`, status)
 			return

@@ -113,7 +113,7 @@ func TestClientErrors(t *testing.T) {
 		t.Fatalf("create: %+v %v", m, err)
 	}
 	for status, permanent := range map[int]bool{404: true, 403: true, 429: false, 500: false, 502: false} {
-		fake.Fail = func(channeltest.Call) int { return status }
+		fake.SetFail(func(channeltest.Call) int { return status })
 		_, err := c.CreateMessage(context.Background(), "42", &MessageBody{})
 		if err == nil || channels.IsPermanent(err) != permanent || !strings.Contains(err.Error(), "HTTP "+strconv.Itoa(status)) {
 			t.Errorf("status %d: %v (permanent %v)", status, err, channels.IsPermanent(err))

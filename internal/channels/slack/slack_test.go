@@ -142,7 +142,7 @@ func TestClassify(t *testing.T) {
 	defer fake.Close()
 	codes := map[string]bool{"channel_not_found": true, "invalid_auth": true, "internal_error": false, "ratelimited": false}
 	for code, permanent := range codes {
-		fake.Fail = func(string) string { return code }
+		fake.SetFail(func(string) string { return code })
 		n := NewNotifier(NewClient(Config{Token: "xoxb-1", APIURL: fake.APIURL()}))
 		_, err := n.Post(context.Background(), &channels.Notification{Target: "#ops"}, &channels.Message{Request: request(`{}`)})
 		if err == nil || channels.IsPermanent(err) != permanent {
