@@ -52,8 +52,8 @@ func TestQuorumProgress(t *testing.T) {
 }
 
 // TestEscalationAnnouncesToStepChannels: an escalation step announces the
-// pending request on the step's channels; expiry then updates every
-// message.
+// pending request on the step's channels and marks the messages already
+// out as escalated; expiry then updates every message.
 func TestEscalationAnnouncesToStepChannels(t *testing.T) {
 	t.Parallel()
 	h := start(t, "", nil)
@@ -74,6 +74,12 @@ func TestEscalationAnnouncesToStepChannels(t *testing.T) {
 		t.Errorf("subject %q", hdr.Get("Subject"))
 	}
 	h.waitAudit(r.ID, "notification.sent", `"reason":"escalated"`, `"step":1`)
+	// The first message shows the escalation too.
+	if _, err := h.slack.Wait("chat.update", func(c channeltest.Call) bool {
+		return c.Form.Get("channel") == "COPS" && strings.Contains(c.Form.Get("blocks"), "escalated, step 1 of 1")
+	}, waitTimeout); err != nil {
+		t.Fatal(err)
+	}
 	// Expiry (the rule's 6s timeout: long enough for the escalation to fire
 	// first on a loaded machine) updates both Slack messages.
 	for _, ch := range []string{"COPS", "CONCALL"} {

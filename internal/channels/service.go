@@ -151,6 +151,10 @@ func (s *Service) OnSealed(ctx context.Context, atx approval.Tx, events []*appro
 			if json.Unmarshal(e.Details, &d) == nil && len(d.To) > 0 {
 				announce = append(announce, announcement{requestID: e.RequestID, reason: ReasonEscalated, step: d.Step, targets: d.To})
 			}
+			// The messages already out show the escalation too.
+			if !slices.Contains(changed, e.RequestID) {
+				changed = append(changed, e.RequestID)
+			}
 		case approval.EventApproved, approval.EventDenied, approval.EventExpired, approval.EventVoted:
 			if !slices.Contains(changed, e.RequestID) {
 				changed = append(changed, e.RequestID)
@@ -170,6 +174,21 @@ func (s *Service) OnSealed(ctx context.Context, atx approval.Tx, events []*appro
 		failed []*Notification
 		jobs   []river.InsertManyParams
 	)
+	// Updates first, of the messages that exist before this batch's
+	// announcements (a new message renders the current state anyway).
+	if len(changed) > 0 {
+		existing, err := tx.NotificationListByRequests(ctx, changed)
+		if err != nil {
+			return err
+		}
+		for _, n := range existing {
+			nt := s.notifiers[n.Channel]
+			if nt == nil || !nt.Updatable() || (n.Status != StatusSent && n.Status != StatusPending) {
+				continue
+			}
+			jobs = append(jobs, river.InsertManyParams{Args: UpdateArgs{NotificationID: n.ID}, InsertOpts: s.insertOpts()})
+		}
+	}
 	for _, a := range announce {
 		r, err := atx.RequestGetByID(ctx, a.requestID)
 		if errors.Is(err, approval.ErrNotFound) {
@@ -217,19 +236,6 @@ func (s *Service) OnSealed(ctx context.Context, atx approval.Tx, events []*appro
 	for _, n := range failed {
 		if err := tx.AuditInsert(ctx, failureEvent(n, "post", n.LastError, 0, true, now)); err != nil {
 			return err
-		}
-	}
-	if len(changed) > 0 {
-		existing, err := tx.NotificationListByRequests(ctx, changed)
-		if err != nil {
-			return err
-		}
-		for _, n := range existing {
-			nt := s.notifiers[n.Channel]
-			if nt == nil || !nt.Updatable() || (n.Status != StatusSent && n.Status != StatusPending) {
-				continue
-			}
-			jobs = append(jobs, river.InsertManyParams{Args: UpdateArgs{NotificationID: n.ID}, InsertOpts: s.insertOpts()})
 		}
 	}
 	if len(jobs) == 0 {
