@@ -250,6 +250,23 @@ type DecideInput struct {
 	// Label is an optional display name for the decider ("alice on
 	// call"). The server records the API key as the decider either way.
 	Label string
+	// Params, with an approval, are edited params (a JSON object: a map, a
+	// struct or json.RawMessage). The policies are evaluated again on the
+	// edited request (an edit they would deny is refused with 422) and the
+	// agent receives them as ApprovedParams.
+	Params any
+	// Grant, with an approval, also approves the same agent's next requests
+	// for the same action for a while.
+	Grant *GrantInput
+}
+
+// GrantInput is a time-boxed grant created with an approval.
+type GrantInput struct {
+	Duration time.Duration // how long the grant lasts (at most 30 days)
+	MaxUses  int           // how many requests it may approve; 0 means no limit
+	// Conditions optionally restricts it to requests whose params match
+	// this policy match object, e.g. {"params.amount": {"$lte": 100}}.
+	Conditions map[string]any
 }
 
 // Decide records a decision on the pending request id and returns the
@@ -273,11 +290,37 @@ func (c *Client) Decide(ctx context.Context, id string, in DecideInput) (*Reques
 	if in.Decision != StatusApproved && in.Decision != StatusDenied {
 		return nil, fmt.Errorf("%w: Decision must be %q or %q", ErrInvalid, StatusApproved, StatusDenied)
 	}
+	type grant struct {
+		Duration   string         `json:"duration"`
+		MaxUses    *int           `json:"maxUses,omitempty"`
+		Conditions map[string]any `json:"conditions,omitempty"`
+	}
 	b := struct {
-		Decision Status `json:"decision"`
-		Reason   string `json:"reason,omitempty"`
-		Label    string `json:"decidedBy,omitempty"`
-	}{in.Decision, in.Reason, in.Label}
+		Decision Status      `json:"decision"`
+		Reason   string      `json:"reason,omitempty"`
+		Label    string      `json:"decidedBy,omitempty"`
+		Params   *jsonObject `json:"params,omitempty"`
+		Grant    *grant      `json:"grant,omitempty"`
+	}{Decision: in.Decision, Reason: in.Reason, Label: in.Label}
+	if in.Params != nil {
+		p, err := encodeObject("Params", in.Params)
+		if err != nil {
+			return nil, fmt.Errorf("%w: %w", ErrInvalid, err)
+		}
+		if p == nil {
+			p = jsonObject("{}")
+		}
+		b.Params = &p
+	}
+	if g := in.Grant; g != nil {
+		if g.Duration <= 0 {
+			return nil, fmt.Errorf("%w: Grant.Duration must be positive", ErrInvalid)
+		}
+		b.Grant = &grant{Duration: g.Duration.String(), Conditions: g.Conditions}
+		if g.MaxUses > 0 {
+			b.Grant.MaxUses = &g.MaxUses
+		}
+	}
 	body, err := encodeBody(b)
 	if err != nil {
 		return nil, err

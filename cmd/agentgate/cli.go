@@ -120,7 +120,7 @@ func addClientCommands(root *cobra.Command) {
 		c.GroupID = "requests"
 		root.AddCommand(c)
 	}
-	for _, c := range []*cobra.Command{a.configCmd(), a.keysCmd(), a.policiesCmd(), a.webhooksCmd(), a.auditCmd()} {
+	for _, c := range []*cobra.Command{a.configCmd(), a.keysCmd(), a.policiesCmd(), a.groupsCmd(), a.grantsCmd(), a.webhooksCmd(), a.auditCmd()} {
 		c.GroupID = "admin"
 		root.AddCommand(c)
 	}

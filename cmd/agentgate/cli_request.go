@@ -637,7 +637,9 @@ func printPages[T any](a *cliApp, w io.Writer, member string, items []T, id func
 }
 
 func (a *cliApp) decideCmd(verb string) *cobra.Command {
-	var reason, label string
+	var reason, label, params, grantIf string
+	var grantFor time.Duration
+	var grantUses int
 	decision, past := client.StatusApproved, "Approved"
 	if verb == "deny" {
 		decision, past = client.StatusDenied, "Denied"
@@ -649,7 +651,13 @@ func (a *cliApp) decideCmd(verb string) *cobra.Command {
 key's (it needs the request:decide scope, and cannot be the key that made
 the request); --label adds a display name such as "alice (on call)".
 Some rules require a --reason. With several ids each is decided in turn;
-the exit status is 1 if any failed.`,
+the exit status is 1 if any failed.` + map[string]string{"approve": `
+
+--params approves with edited params (the agent must act on them; the
+policies are checked again and an edit they would deny is refused).
+--grant 1h also approves the same agent's next requests for the same
+action for an hour (--grant-uses caps how many, --grant-if restricts them
+to params matching a policy match object).`, "deny": ""}[verb],
 		Example: fmt.Sprintf(`  agentgate %[1]s req_0199d2c4-... --reason "checked the diff"
   agentgate list --status pending --action cache.flush -q | xargs agentgate %[1]s`, verb),
 		Args:              usageArgs(cobra.MinimumNArgs(1)),
@@ -665,9 +673,34 @@ the exit status is 1 if any failed.`,
 				raws   []json.RawMessage
 				failed []error
 			)
+			in := client.DecideInput{Decision: decision, Reason: reason, Label: label}
+			if params != "" {
+				if len(args) > 1 {
+					return usageErrorf(cmd, "--params edits one request: give one id")
+				}
+				raw, err := readObject(cmd, "params", params)
+				if err != nil {
+					return err
+				}
+				in.Params = raw
+			}
+			if grantFor > 0 {
+				in.Grant = &client.GrantInput{Duration: grantFor, MaxUses: grantUses}
+				if grantIf != "" {
+					raw, err := readObject(cmd, "grant-if", grantIf)
+					if err != nil {
+						return err
+					}
+					if err := json.Unmarshal(raw, &in.Grant.Conditions); err != nil {
+						return usageErrorf(cmd, "--grant-if: %v", err)
+					}
+				}
+			} else if grantUses != 0 || grantIf != "" {
+				return usageErrorf(cmd, "--grant-uses and --grant-if go with --grant DURATION")
+			}
 			for _, id := range args {
 				a.rec.reset()
-				r, err := c.Decide(cmd.Context(), id, client.DecideInput{Decision: decision, Reason: reason, Label: label})
+				r, err := c.Decide(cmd.Context(), id, in)
 				if err != nil {
 					err = a.explainDecide(cmd, c, err, id, verb)
 					if len(args) == 1 {
@@ -712,6 +745,12 @@ the exit status is 1 if any failed.`,
 	}
 	cmd.Flags().StringVarP(&reason, "reason", "r", "", "why; shown to the agent and kept in the audit trail")
 	cmd.Flags().StringVar(&label, "label", "", "display name for the decider, e.g. \"alice (on call)\"")
+	if verb == "approve" {
+		cmd.Flags().StringVar(&params, "params", "", "approve with edited params: JSON, @file or - for stdin")
+		cmd.Flags().DurationVar(&grantFor, "grant", 0, "also approve the agent's next requests for this action for this long, e.g. 1h")
+		cmd.Flags().IntVar(&grantUses, "grant-uses", 0, "with --grant: at most this many requests (0: no limit)")
+		cmd.Flags().StringVar(&grantIf, "grant-if", "", "with --grant: only requests whose params match this match object (JSON or @file)")
+	}
 	return cmd
 }
 

@@ -1081,3 +1081,26 @@ func TestCLIWebhooksServer(t *testing.T) {
 	expect(t, e.run(e.admin, "webhooks", "delete", created.ID), 0, "Deleted "+created.ID)
 	expect(t, e.run(e.admin, "webhooks", "test", created.ID), 1, "webhook "+created.ID+" not found")
 }
+
+func TestCLIEditGrantsGroups(t *testing.T) {
+	t.Parallel()
+	e := newCLIEnv(t, nil)
+	id := strings.TrimSpace(e.run(e.agent, "request", "cli.refund", "--params", `{"amount":9}`, "-q").stdout)
+	expect(t, e.run(e.admin, "approve", id, "--params", `{"amount":5}`), 0, "Approved "+id)
+	expect(t, e.run(e.agent, "status", id), 0, `"amount":5`)
+	expect(t, e.run(e.admin, "approve", id, "other", "--params", `{}`), 2, "--params edits one request")
+	expect(t, e.run(e.admin, "approve", "x", "--grant-uses", "2"), 2, "go with --grant")
+
+	seed := strings.TrimSpace(e.run(e.agent, "request", "cli.rotate", "-q").stdout)
+	expect(t, e.run(e.admin, "approve", seed, "--grant", "1h", "--grant-uses", "1"), 0, "Approved")
+	expect(t, e.run(e.agent, "request", "cli.rotate"), 0, "approved")
+	r := e.run(e.admin, "grants", "list")
+	expect(t, r, 0, "cli.rotate", "1/1", "used up or expired")
+	gid := strings.TrimSpace(e.run(e.admin, "grants", "list", "-q").stdout)
+	expect(t, e.run(e.admin, "grants", "revoke", gid), 0, "Revoked grant "+gid)
+
+	expect(t, e.run(e.admin, "groups", "set", "oncall", "alice", "slack:U1"), 0, "Group oncall: alice, slack:U1")
+	expect(t, e.run(e.admin, "groups", "list"), 0, "oncall", "alice, slack:U1", "api")
+	expect(t, e.run(e.admin, "groups", "delete", "oncall"), 0, "Deleted group oncall")
+	expect(t, e.run(e.admin, "groups", "set", "Bad Name", "x"), 1, "group name")
+}

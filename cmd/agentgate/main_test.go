@@ -51,11 +51,12 @@ func freePort(t *testing.T) int {
 
 // proc is a running `agentgate server`.
 type proc struct {
-	cmd    *exec.Cmd
-	url    string
-	stdout *syncBuffer
-	stderr *syncBuffer
-	done   chan error
+	cmd     *exec.Cmd
+	url     string
+	stdout  *syncBuffer
+	stderr  *syncBuffer
+	exited  chan struct{} // closed once the process has been waited for
+	waitErr error         // set before exited is closed
 }
 
 type syncBuffer struct {
@@ -80,13 +81,13 @@ func startServer(t *testing.T, port int, env ...string) *proc {
 	t.Helper()
 	cmd := exec.Command(binPath, "server")
 	cmd.Env = append(os.Environ(), append([]string{fmt.Sprintf("PORT=%d", port), "HOST=127.0.0.1", "AGENTGATE_ACCESS_LOG=false"}, env...)...)
-	p := &proc{cmd: cmd, url: fmt.Sprintf("http://127.0.0.1:%d", port), stdout: &syncBuffer{}, stderr: &syncBuffer{}, done: make(chan error, 1)}
+	p := &proc{cmd: cmd, url: fmt.Sprintf("http://127.0.0.1:%d", port), stdout: &syncBuffer{}, stderr: &syncBuffer{}, exited: make(chan struct{})}
 	cmd.Stdout, cmd.Stderr = p.stdout, p.stderr
 	start := time.Now()
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	go func() { p.done <- cmd.Wait() }()
+	go func() { p.waitErr = cmd.Wait(); close(p.exited) }()
 	t.Cleanup(func() { p.kill() })
 	for time.Since(start) < 15*time.Second {
 		resp, err := http.Get(p.url + "/health")
@@ -98,8 +99,8 @@ func startServer(t *testing.T, port int, env ...string) *proc {
 			}
 		}
 		select {
-		case err := <-p.done:
-			t.Fatalf("server exited: %v\nstderr:\n%s", err, p.stderr.String())
+		case <-p.exited:
+			t.Fatalf("server exited: %v\nstderr:\n%s", p.waitErr, p.stderr.String())
 		case <-time.After(20 * time.Millisecond):
 		}
 	}
@@ -108,9 +109,11 @@ func startServer(t *testing.T, port int, env ...string) *proc {
 }
 
 func (p *proc) kill() {
-	if p.cmd.ProcessState == nil {
+	select {
+	case <-p.exited:
+	default:
 		_ = p.cmd.Process.Signal(syscall.SIGKILL)
-		<-p.done
+		<-p.exited
 	}
 }
 
@@ -119,9 +122,9 @@ func (p *proc) stop(t *testing.T) {
 	t.Helper()
 	_ = p.cmd.Process.Signal(syscall.SIGTERM)
 	select {
-	case err := <-p.done:
-		if err != nil {
-			t.Fatalf("server exited with %v after SIGTERM\nstderr:\n%s", err, p.stderr.String())
+	case <-p.exited:
+		if p.waitErr != nil {
+			t.Fatalf("server exited with %v after SIGTERM\nstderr:\n%s", p.waitErr, p.stderr.String())
 		}
 	case <-time.After(15 * time.Second):
 		t.Fatal("server did not stop within 15s of SIGTERM")
@@ -325,5 +328,63 @@ func TestGracefulShutdownFinishesInFlight(t *testing.T) {
 	}
 	if !strings.Contains(p.stderr.String(), "shutting down") {
 		t.Error("no shutdown log line")
+	}
+}
+
+// TestExpiryWhileStopped: requests whose expiry passes while no server runs
+// end within seconds of the next start (expired, or the rule's onTimeout
+// decision), exactly once.
+func TestExpiryWhileStopped(t *testing.T) {
+	db := filepath.Join(t.TempDir(), "expiry.db")
+	admin := "expiry-test-admin-key-0123"
+	port := freePort(t)
+	env := []string{"DATABASE_URL=" + db, "ADMIN_API_KEY=" + admin}
+	p := startServer(t, port, env...)
+	_, m := api(t, "POST", p.url+"/api/keys", admin, map[string]any{"name": "bot", "scopes": []string{"request:create", "request:read"}})
+	agent := m["key"].(string)
+	if st, m := api(t, "POST", p.url+"/api/policies", admin, map[string]any{"name": "timeouts", "priority": 1, "rules": []any{
+		map[string]any{"match": map[string]any{"action": "auto.approve.on.timeout"}, "decision": "route_to_human", "timeout": "1s", "onTimeout": "approve"},
+	}}); st != 201 {
+		t.Fatalf("policy: %d %v", st, m)
+	}
+	_, plain := api(t, "POST", p.url+"/api/requests", agent, map[string]any{"action": "plain", "expiresAt": time.Now().Add(1500 * time.Millisecond).UTC().Format(time.RFC3339Nano)})
+	_, timed := api(t, "POST", p.url+"/api/requests", agent, map[string]any{"action": "auto.approve.on.timeout"})
+	p.stop(t)
+	time.Sleep(2 * time.Second) // both expiries pass while nothing runs
+
+	start := time.Now()
+	p2 := startServer(t, port, env...)
+	for _, c := range []struct {
+		id, want string
+	}{{plain["id"].(string), "expired"}, {timed["id"].(string), "approved"}} {
+		st, r := api(t, "GET", p2.url+"/api/requests/"+c.id+"/wait?timeout=10s", agent, nil)
+		if st != 200 || r["status"] != c.want {
+			t.Fatalf("%s after restart: %d %v, want %s", c.id, st, r["status"], c.want)
+		}
+		if r["decidedByType"] != "system" {
+			t.Errorf("%s decided by %v, want the system", c.id, r["decidedByType"])
+		}
+	}
+	t.Logf("both ended %v after the restart began", time.Since(start).Round(time.Millisecond))
+	time.Sleep(1500 * time.Millisecond) // more sweeps run: nothing may end twice
+	for _, id := range []string{plain["id"].(string), timed["id"].(string)} {
+		req, _ := http.NewRequest("GET", p2.url+"/api/requests/"+id+"/audit", nil)
+		req.Header.Set("Authorization", "Bearer "+agent)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var trail []map[string]any
+		_ = json.NewDecoder(resp.Body).Decode(&trail)
+		resp.Body.Close()
+		ends := 0
+		for _, e := range trail {
+			if e["eventType"] != "created" {
+				ends++
+			}
+		}
+		if ends != 1 {
+			t.Errorf("%s has %d end events, want exactly 1: %v", id, ends, trail)
+		}
 	}
 }

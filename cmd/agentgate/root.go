@@ -25,7 +25,7 @@ Then, with the admin key it prints:
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
-	root.AddCommand(newServerCmd(), newMigrateCmd(), newBootstrapCmd(), newBackupCmd(), newHealthCmd(), newVersionCmd())
+	root.AddCommand(newServerCmd(), newMigrateCmd(), newBootstrapCmd(), newBackupCmd(), newHealthCmd(), newVersionCmd(), newMCPCmd())
 	addClientCommands(root) // request, run, list, approve, ... (cli.go)
 	return root
 }

@@ -5,6 +5,7 @@ package app
 import (
 	"context"
 	"crypto/rand"
+	"crypto/tls"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -12,22 +13,27 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/url"
 	"os"
 	"strings"
 	"sync"
 	"time"
 
+	"github.com/redis/go-redis/v9"
 	"github.com/riverqueue/river"
 
 	"github.com/agentgate/agentgate/internal/approval"
 	"github.com/agentgate/agentgate/internal/auth"
 	"github.com/agentgate/agentgate/internal/channels"
 	"github.com/agentgate/agentgate/internal/config"
+	"github.com/agentgate/agentgate/internal/dashboard"
 	"github.com/agentgate/agentgate/internal/events"
 	"github.com/agentgate/agentgate/internal/httpapi"
 	"github.com/agentgate/agentgate/internal/jobs"
+	"github.com/agentgate/agentgate/internal/mcp"
 	"github.com/agentgate/agentgate/internal/metrics"
 	"github.com/agentgate/agentgate/internal/policy"
+	"github.com/agentgate/agentgate/internal/ratelimit"
 	"github.com/agentgate/agentgate/internal/store"
 	"github.com/agentgate/agentgate/internal/webhook"
 )
@@ -46,12 +52,18 @@ type App struct {
 	Hub       *events.Hub
 	Jobs      *jobs.Runner
 	API       *httpapi.Server
+	Limiter   ratelimit.Limiter
+	Sessions  *auth.Sessions
+	Dashboard *dashboard.Dashboard
 	Webhooks  *webhook.Service
 	Channels  *channels.Service
 
 	pgBus         *events.Postgres
 	channelRoutes *channelRoutes
 	out           io.Writer // where the first admin key is printed
+
+	redis *redis.Client // the rate limiter's, when REDIS_URL is set
+	tls   *tls.Config   // when AGENTGATE_TLS_CERT is set
 }
 
 // NewLogger returns the JSON (or text) logger the config asks for.
@@ -106,7 +118,7 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger, out io.Write
 		return nil, err
 	}
 	a := &App{Config: cfg, Log: log, Store: st, out: out, Hub: events.NewHub()}
-	a.Auth, err = auth.NewService(st, auth.Config{AdminKey: cfg.AdminAPIKey}, log)
+	a.Auth, err = auth.NewService(st, auth.Config{AdminKey: cfg.AdminAPIKey, DefaultRateLimit: cfg.DefaultRateLimit}, log)
 	if err != nil {
 		st.Close()
 		return nil, err
@@ -131,7 +143,7 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger, out io.Write
 		st.Close()
 		return nil, err
 	}
-	a.Approvals = approval.NewService(st, approval.Config{DefaultTimeout: cfg.DefaultTimeout}, opts)
+	a.Approvals = approval.NewService(st, approval.Config{DefaultTimeout: cfg.DefaultTimeout, MaxParamsKeys: cfg.MaxParamsKeys}, opts)
 
 	if cfg.PolicyFile != "" {
 		if err := a.loadPolicyFile(ctx); err != nil {
@@ -171,15 +183,59 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger, out io.Write
 	} else if n > 0 {
 		log.Info("encrypted webhook secrets stored before AGENTGATE_ENCRYPTION_KEY was set", "count", n)
 	}
+	// Rate limits and hardening (see SECURITY.md).
+	if a.tls, err = loadTLS(cfg); err == nil {
+		a.Limiter, a.redis, err = newLimiter(cfg, log, a.Metrics)
+	}
+	if err != nil {
+		st.Close()
+		return nil, err
+	}
+	proxies, _ := config.ParseTrustedProxies(cfg.TrustedProxies) // validated by config.Load
+	origins, _ := config.ParseOrigins(cfg.CORSOrigins)
 	a.API = httpapi.New(httpapi.Config{
 		MaxBodyBytes:     cfg.MaxBodyBytes,
 		AccessLog:        cfg.AccessLog,
 		Version:          Version,
 		MaxWait:          cfg.MaxWait,
 		MaxStreamsPerKey: cfg.MaxStreams,
-	}, httpapi.Deps{Approvals: a.Approvals, Auth: a.Auth, Metrics: a.Metrics, Hub: a.Hub, Webhooks: a.Webhooks, Logger: log})
+		AdminRateLimit:   cfg.AdminRateLimit,
+		AuthFailureLimit: cfg.AuthFailureLimit,
+		TrustedProxies:   proxies,
+		CORSOrigins:      origins,
+	}, httpapi.Deps{Approvals: a.Approvals, Auth: a.Auth, Metrics: a.Metrics, Hub: a.Hub, Webhooks: a.Webhooks, Logger: log, Limiter: a.Limiter})
+	// MCP: the approval tools over streamable HTTP at /mcp.
+	for _, rt := range mcp.Routes(a.Approvals, mcp.HTTPOptions{MaxBodyBytes: cfg.MaxBodyBytes, Version: Version, Logger: log}) {
+		a.API.Handle(rt)
+	}
 	a.mountChannels()
+	if err := a.mountDashboard(); err != nil {
+		st.Close()
+		return nil, err
+	}
 	return a, nil
+}
+
+// mountDashboard serves the web console on the API's port: sessions in
+// the database (so they work on every replica), pages on the API's mux.
+func (a *App) mountDashboard() error {
+	cfg := a.Config
+	a.Sessions = auth.NewSessions(a.Store, a.Auth, auth.SessionConfig{TTL: cfg.SessionTTL})
+	dcfg := dashboard.Config{SecureCookies: cfg.SecureCookies()}
+	if cfg.BaseURL != "" {
+		if u, err := url.Parse(cfg.BaseURL); err == nil {
+			dcfg.TrustedOrigins = append(dcfg.TrustedOrigins, u.Scheme+"://"+u.Host)
+		}
+	}
+	d, err := dashboard.New(dcfg, dashboard.Deps{
+		Approvals: a.Approvals, Keys: a.Auth, Sessions: a.Sessions, Hub: a.Hub, Webhooks: a.Webhooks, Logger: a.Log,
+	})
+	if err != nil {
+		return err
+	}
+	a.Dashboard = d
+	d.Register(a.API)
+	return nil
 }
 
 // loadPolicyFile makes the stored file policies match AGENTGATE_POLICY_FILE.
@@ -233,8 +289,13 @@ func newWebhooks(cfg *config.Config, st *store.Store, log *slog.Logger) (*webhoo
 	}, webhook.Options{Logger: log})
 }
 
-// Close releases the database.
-func (a *App) Close() error { return a.Store.Close() }
+// Close releases the database (and the rate limiter's Redis client).
+func (a *App) Close() error {
+	if a.redis != nil {
+		_ = a.redis.Close()
+	}
+	return a.Store.Close()
+}
 
 // ensureFirstKey prints a new admin key on the first start of an empty
 // database when no ADMIN_API_KEY is set.
@@ -267,6 +328,20 @@ func (a *App) Serve(ctx context.Context, ln net.Listener) error {
 	// The sealer adds committed audit events to the hash chain and runs
 	// the outbox hooks (webhook fan-out) on them.
 	wg.Go(func() { a.Approvals.RunSealer(bg, a.Config.AuditSealInterval, 20*time.Millisecond) })
+	// Expiries that passed while no server ran end now, not after River
+	// has elected a leader to run the periodic sweep (a compare-and-set
+	// makes racing sweeps harmless).
+	wg.Go(func() {
+		for {
+			n, err := a.Approvals.ExpireDue(bg, 200)
+			if err != nil || n < 200 {
+				if err != nil && bg.Err() == nil {
+					a.Log.Warn("expiry sweep at start failed; the periodic sweep will retry", "err", err)
+				}
+				return
+			}
+		}
+	})
 	if err := a.Jobs.Start(bg); err != nil {
 		stopBG()
 		return fmt.Errorf("start background jobs: %w", err)
@@ -280,6 +355,7 @@ func (a *App) Serve(ctx context.Context, ln net.Listener) error {
 		MaxHeaderBytes:    64 << 10,
 		ErrorLog:          slog.NewLogLogger(a.Log.Handler(), slog.LevelWarn),
 		BaseContext:       func(net.Listener) context.Context { return bg },
+		TLSConfig:         a.tls,
 	}
 	if a.Config.DebugAddr != "" {
 		stopDebug, err := serveDebug(bg, a.Config.DebugAddr, a.Log)
@@ -290,7 +366,11 @@ func (a *App) Serve(ctx context.Context, ln net.Listener) error {
 		defer stopDebug()
 	}
 	errc := make(chan error, 1)
-	go func() { errc <- srv.Serve(ln) }()
+	if a.tls != nil {
+		go func() { errc <- srv.ServeTLS(ln, "", "") }() // the certificate is in TLSConfig
+	} else {
+		go func() { errc <- srv.Serve(ln) }()
+	}
 	a.Log.Info("AgentGate is listening", "addr", ln.Addr().String(), "url", a.Config.PublicURL(),
 		"database", a.Store.Dialect(), "version", Version)
 	var serveErr error

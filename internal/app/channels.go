@@ -80,6 +80,6 @@ func (a *App) mountChannels() {
 	if r.discord != nil {
 		a.API.Handle(httpapi.Route{Method: "POST", Pattern: "/integrations/discord/interactions", Scope: httpapi.ScopePublic, Handler: r.discord.Handle})
 	}
-	a.API.Handle(httpapi.Route{Method: "GET", Pattern: "/decide/{token}", Scope: httpapi.ScopePublic, Handler: r.pages.Show})
-	a.API.Handle(httpapi.Route{Method: "POST", Pattern: "/decide/{token}", Scope: httpapi.ScopePublic, Handler: r.pages.Decide})
+	a.API.Handle(httpapi.Route{Method: "GET", Pattern: "/decide/{token}", Scope: httpapi.ScopePublic, AddressLimit: email.PageLimit, Handler: r.pages.Show})
+	a.API.Handle(httpapi.Route{Method: "POST", Pattern: "/decide/{token}", Scope: httpapi.ScopePublic, AddressLimit: email.PageLimit, Handler: r.pages.Decide})
 }

@@ -43,6 +43,9 @@ func (s *Service) Decide(ctx context.Context, by Actor, id string, in DecideInpu
 				return nil, Wrap(CodeInvalid, err, "params must be a JSON object")
 			}
 		}
+		if countKeys(in.Params, s.cfg.MaxParamsKeys) > s.cfg.MaxParamsKeys {
+			return nil, Errorf(CodeInvalid, "params must hold at most %d keys, counting nested objects", s.cfg.MaxParamsKeys)
+		}
 	}
 	var (
 		req   *Request

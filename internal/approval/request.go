@@ -211,6 +211,53 @@ func (in *CreateInput) Validate(now time.Time) error {
 
 func isControl(r rune) bool { return r < 0x20 || r == 0x7f }
 
+// DefaultMaxParamsKeys is the default bound on the keys of params and of
+// context.
+const DefaultMaxParamsKeys = 256
+
+// CheckKeys returns CodeInvalid when params or context hold more than
+// limit keys, counting the keys of nested objects (also inside arrays):
+// the policy engine walks them, and the audit trail stores them.
+func (in *CreateInput) CheckKeys(limit int) error {
+	if countKeys(in.Params, limit) > limit {
+		return Errorf(CodeInvalid, "params must hold at most %d keys, counting nested objects", limit)
+	}
+	if countKeys(in.Context, limit) > limit {
+		return Errorf(CodeInvalid, "context must hold at most %d keys, counting nested objects", limit)
+	}
+	return nil
+}
+
+// countKeys counts object keys in a decoded JSON value, stopping once the
+// count passes limit so that a huge value costs no more than limit steps.
+func countKeys(v any, limit int) int {
+	n := 0
+	var walk func(v any)
+	walk = func(v any) {
+		switch x := v.(type) {
+		case map[string]any:
+			for _, e := range x {
+				if n++; n > limit {
+					return
+				}
+				walk(e)
+				if n > limit {
+					return
+				}
+			}
+		case []any:
+			for _, e := range x {
+				walk(e)
+				if n > limit {
+					return
+				}
+			}
+		}
+	}
+	walk(v)
+	return n
+}
+
 // DecideInput is a human's decision on a pending request.
 type DecideInput struct {
 	Decision Status // StatusApproved or StatusDenied

@@ -25,6 +25,10 @@ type Config struct {
 	// none and whose rule has no timeout. Zero means requests without an
 	// expiry never expire. Defaults to one hour.
 	DefaultTimeout time.Duration
+	// MaxParamsKeys bounds the keys of params and of context, each counted
+	// through every nested object (AGENTGATE_MAX_PARAMS_KEYS). Defaults to
+	// DefaultMaxParamsKeys.
+	MaxParamsKeys int
 }
 
 // Observer receives measurements; the metrics package implements it.
@@ -70,6 +74,9 @@ func NewService(store Store, cfg Config, opts Options) *Service {
 	}
 	if opts.Observer == nil {
 		opts.Observer = nopObserver{}
+	}
+	if cfg.MaxParamsKeys <= 0 {
+		cfg.MaxParamsKeys = DefaultMaxParamsKeys
 	}
 	return &Service{
 		store:     store,
@@ -149,6 +156,9 @@ func NewID(prefix string) string {
 // input is CodeUnprocessable.
 func (s *Service) Create(ctx context.Context, agent Actor, in CreateInput) (req *Request, replayed bool, err error) {
 	if err := in.Validate(time.Now()); err != nil {
+		return nil, false, err
+	}
+	if err := in.CheckKeys(s.cfg.MaxParamsKeys); err != nil {
 		return nil, false, err
 	}
 	params, err := objectJSON(in.RawParams, in.Params)

@@ -47,6 +47,9 @@ type Config struct {
 	// TouchInterval is how often a key's last-used time is written at most.
 	// Defaults to one minute.
 	TouchInterval time.Duration
+	// DefaultRateLimit is the rate limit (requests per minute) of a new key
+	// that names none (AGENTGATE_DEFAULT_RATE_LIMIT). Zero: unlimited.
+	DefaultRateLimit int
 }
 
 // AdminEnvKeyID identifies the ADMIN_API_KEY credential in audit records.
@@ -142,9 +145,14 @@ func (s *Service) touch(ctx context.Context, id string) {
 
 // KeyInput is the input for creating a key.
 type KeyInput struct {
-	Name      string
-	Scopes    []Scope
+	Name   string
+	Scopes []Scope
+	// RateLimit is in requests per minute; nil takes the configured
+	// default unless Unlimited is set.
 	RateLimit *int
+	// Unlimited asks for no limit even when a default is configured (the
+	// API's explicit "rateLimit": null).
+	Unlimited bool
 }
 
 func validateName(name string) (string, error) {
@@ -202,6 +210,10 @@ func (s *Service) CreateKey(ctx context.Context, by approval.Actor, in KeyInput)
 	}
 	if err := validateRateLimit(in.RateLimit); err != nil {
 		return nil, "", err
+	}
+	if in.RateLimit == nil && !in.Unlimited && s.cfg.DefaultRateLimit > 0 {
+		rl := s.cfg.DefaultRateLimit
+		in.RateLimit = &rl
 	}
 	var k *Key
 	plain := GenerateKey()
@@ -355,7 +367,7 @@ func (s *Service) guardLastAdmin(ctx context.Context, tx Tx, exceptID string) er
 // Bootstrap creates an admin key and returns its plaintext.
 func (s *Service) Bootstrap(ctx context.Context, name string) (*Key, string, error) {
 	return s.CreateKey(ctx, approval.Actor{ID: "system", Name: "bootstrap", Type: approval.ActorSystem, Channel: "cli"},
-		KeyInput{Name: name, Scopes: []Scope{ScopeAdmin}})
+		KeyInput{Name: name, Scopes: []Scope{ScopeAdmin}, Unlimited: true})
 }
 
 // FirstStartMarker names the marker of the first-start admin key.

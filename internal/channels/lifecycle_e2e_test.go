@@ -73,7 +73,7 @@ func TestEscalationAnnouncesToStepChannels(t *testing.T) {
 	if hdr, _ := m.Header(); !strings.Contains(hdr.Get("Subject"), "Escalated") {
 		t.Errorf("subject %q", hdr.Get("Subject"))
 	}
-	h.waitAudit(r.ID, "notification.sent", `"reason":"escalated"`, `"step":1`)
+	h.waitAudit(r.ID, "notification.sent", `"trigger":"escalated"`, `"step":1`)
 	// The first message shows the escalation too.
 	if _, err := h.slack.Wait("chat.update", func(c channeltest.Call) bool {
 		return c.Form.Get("channel") == "COPS" && strings.Contains(c.Form.Get("blocks"), "escalated, step 1 of 1")

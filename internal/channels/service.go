@@ -293,7 +293,7 @@ func (s *Service) insertOpts() *river.InsertOpts {
 
 // failureEvent is the timeline entry of a failed post or update.
 func failureEvent(n *Notification, op, errText string, attempt int, final bool, now time.Time) *approval.AuditEvent {
-	det := map[string]any{"channel": n.Channel, "target": n.Target, "notificationId": n.ID, "reason": n.Reason,
+	det := map[string]any{"channel": n.Channel, "target": n.Target, "notificationId": n.ID, "trigger": n.Reason,
 		"operation": op, "error": errText, "final": final}
 	if attempt > 0 {
 		det["attempt"] = attempt

@@ -119,7 +119,7 @@ func (s *Service) sent(ctx context.Context, n *Notification, sent Sent, attempt 
 		if err := tx.NotificationUpdate(ctx, n); err != nil {
 			return err
 		}
-		det := map[string]any{"channel": n.Channel, "target": n.Target, "notificationId": n.ID, "reason": n.Reason, "attempt": attempt}
+		det := map[string]any{"channel": n.Channel, "target": n.Target, "notificationId": n.ID, "trigger": n.Reason, "attempt": attempt}
 		if n.Step > 0 {
 			det["step"] = n.Step
 		}

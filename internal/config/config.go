@@ -52,6 +52,20 @@ type Config struct {
 	WebhookAllowPrivate bool          `env:"AGENTGATE_WEBHOOK_ALLOW_PRIVATE" envDefault:"false"`
 	WebhookWorkers      int           `env:"AGENTGATE_WEBHOOK_WORKERS" envDefault:"100"`
 
+	// Rate limits and HTTP hardening: see SECURITY.md.
+	RedisURL         string   `env:"REDIS_URL" secret:"true"`
+	DefaultRateLimit int      `env:"AGENTGATE_DEFAULT_RATE_LIMIT" envDefault:"0"`
+	AdminRateLimit   int      `env:"AGENTGATE_ADMIN_RATE_LIMIT" envDefault:"0"`
+	AuthFailureLimit int      `env:"AGENTGATE_AUTH_FAILURE_LIMIT" envDefault:"30"`
+	TrustedProxies   []string `env:"AGENTGATE_TRUSTED_PROXIES" envSeparator:","`
+	CORSOrigins      []string `env:"CORS_ORIGINS" envSeparator:","`
+	TLSCert          string   `env:"AGENTGATE_TLS_CERT"`
+	TLSKey           string   `env:"AGENTGATE_TLS_KEY"`
+	MaxParamsKeys    int      `env:"AGENTGATE_MAX_PARAMS_KEYS" envDefault:"256"`
+
+	// Dashboard (docs/dashboard.md).
+	SessionTTL time.Duration `env:"AGENTGATE_SESSION_TTL" envDefault:"12h"`
+
 	// Channels: Slack, Discord, email (docs/slack.md, docs/discord.md,
 	// docs/email.md).
 	SlackBotToken         string        `env:"SLACK_BOT_TOKEN" secret:"true"`
@@ -149,16 +163,24 @@ func (c *Config) Validate() error {
 	}{{"AGENTGATE_SHUTDOWN_TIMEOUT", c.ShutdownTimeout}, {"AGENTGATE_READ_HEADER_TIMEOUT", c.ReadHeaderTO},
 		{"AGENTGATE_READ_TIMEOUT", c.ReadTimeout}, {"AGENTGATE_WRITE_TIMEOUT", c.WriteTimeout}, {"AGENTGATE_IDLE_TIMEOUT", c.IdleTimeout},
 		{"AGENTGATE_MAX_WAIT", c.MaxWait}, {"AGENTGATE_EXPIRY_SWEEP_INTERVAL", c.ExpirySweep},
-		{"AGENTGATE_AUDIT_SEAL_INTERVAL", c.AuditSealInterval}} {
+		{"AGENTGATE_AUDIT_SEAL_INTERVAL", c.AuditSealInterval}, {"AGENTGATE_SESSION_TTL", c.SessionTTL}} {
 		if d.v <= 0 {
 			errs = append(errs, fmt.Errorf("%s must be positive", d.name))
 		}
 	}
+	errs = append(errs, c.validateHardening()...)
 	return errors.Join(errs...)
 }
 
 // Addr is the listen address.
 func (c *Config) Addr() string { return fmt.Sprintf("%s:%d", c.Host, c.Port) }
+
+// SecureCookies reports whether cookies must be marked Secure whatever
+// the request: the public URL is https, so a TLS-terminating proxy sits in
+// front even when the request reached us in plain HTTP.
+func (c *Config) SecureCookies() bool {
+	return strings.HasPrefix(strings.ToLower(c.BaseURL), "https://")
+}
 
 // PublicURL is where people and integrations reach the server.
 func (c *Config) PublicURL() string {
@@ -169,7 +191,11 @@ func (c *Config) PublicURL() string {
 	if host == "" || host == "0.0.0.0" || host == "::" {
 		host = "localhost"
 	}
-	return fmt.Sprintf("http://%s:%d", host, c.Port)
+	scheme := "http"
+	if c.TLSCert != "" {
+		scheme = "https"
+	}
+	return fmt.Sprintf("%s://%s:%d", scheme, host, c.Port)
 }
 
 // ParseKey decodes AGENTGATE_ENCRYPTION_KEY: exactly 32 bytes written as

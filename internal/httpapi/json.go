@@ -97,8 +97,12 @@ func parseObject(body []byte, allowed ...string) (map[string]json.RawMessage, er
 // MaxJSONDepth bounds nesting in request bodies.
 const MaxJSONDepth = 32
 
-// checkJSON validates syntax, a single value and nesting depth, with a
-// message that says where the problem is.
+// MaxJSONString bounds every string in a request body, keys included, in
+// bytes after decoding.
+const MaxJSONString = 64 << 10
+
+// checkJSON validates syntax, a single value, nesting depth and string
+// lengths, with a message that says where the problem is.
 func checkJSON(body []byte) error {
 	dec := json.NewDecoder(bytes.NewReader(body))
 	depth := 0
@@ -116,6 +120,9 @@ func checkJSON(body []byte) error {
 				return approval.Errorf(approval.CodeInvalid, "malformed JSON at byte %d: %s", se.Offset, se.Error())
 			}
 			return approval.Errorf(approval.CodeInvalid, "malformed JSON: unexpected end or invalid value")
+		}
+		if str, ok := tok.(string); ok && len(str) > MaxJSONString {
+			return approval.Errorf(approval.CodeInvalid, "JSON string near byte %d is longer than %d bytes", dec.InputOffset(), MaxJSONString)
 		}
 		switch tok {
 		case json.Delim('{'), json.Delim('['):

@@ -26,6 +26,10 @@ func (s *Server) createKey(w http.ResponseWriter, r *http.Request) error {
 	if _, err := decodeField(fields, "rateLimit", &in.RateLimit); err != nil {
 		return approval.Errorf(approval.CodeInvalid, "rateLimit must be null (unlimited) or a whole number of requests per minute")
 	}
+	// Absent takes AGENTGATE_DEFAULT_RATE_LIMIT; an explicit null is unlimited.
+	if raw, ok := fields["rateLimit"]; ok && isNull(raw) {
+		in.Unlimited = true
+	}
 	k, plain, err := s.auth.CreateKey(r.Context(), principal(r).Actor("api", approval.ActorHuman), in)
 	if err != nil {
 		return err

@@ -34,9 +34,10 @@ func infoFrom(ctx context.Context) *reqInfo {
 func RequestID(ctx context.Context) string { return infoFrom(ctx).id }
 
 // validRequestID accepts a client's X-Request-Id only when it is short and
-// made of safe characters, so it cannot inject into logs.
+// made of safe characters, so it cannot inject into logs, and does not look
+// like a secret (a key pasted into the wrong header must not be logged).
 func validRequestID(s string) bool {
-	if s == "" || len(s) > 64 {
+	if s == "" || len(s) > 64 || strings.HasPrefix(s, auth.KeyPrefix) || strings.HasPrefix(s, "whsec_") {
 		return false
 	}
 	for _, c := range s {
@@ -119,7 +120,7 @@ func (s *Server) observe(next http.Handler) http.Handler {
 					slog.Float64("duration_ms", float64(d.Microseconds())/1000),
 					slog.Int("bytes", sw.bytes),
 					slog.String("key_id", ri.keyID),
-					slog.String("remote", remoteIP(r)),
+					slog.String("remote", s.ClientAddr(r).String()),
 				)
 			}
 		}()
@@ -135,14 +136,6 @@ func panicText(v any) string {
 		return x
 	}
 	return "non-error panic value"
-}
-
-func remoteIP(r *http.Request) string {
-	host := r.RemoteAddr
-	if i := strings.LastIndexByte(host, ':'); i >= 0 {
-		host = host[:i]
-	}
-	return strings.Trim(host, "[]")
 }
 
 // bearerToken extracts the token of an "Authorization: Bearer" header.

@@ -28,6 +28,10 @@ type Route struct {
 	// Streaming marks long-polls and event streams.
 	Streaming bool
 	Handler   HandlerFunc
+	// AddressLimit, when positive, limits the route to that many requests
+	// per minute per client address (for public routes that can be
+	// abused, such as one-click decision links and the login).
+	AddressLimit int
 }
 
 func (rt Route) name() string { return rt.Method + " " + rt.Pattern }
@@ -120,14 +124,22 @@ func (s *Server) wrap(rt Route) http.Handler {
 		ri := infoFrom(r.Context())
 		ri.route = rt.name()
 		ri.streaming = rt.Streaming
+		if err := s.limitAddress(r, rt.name(), rt.AddressLimit); err != nil {
+			writeError(w, r, s.log, err)
+			return
+		}
 		if rt.Scope != ScopePublic {
-			p, err := s.authenticate(r)
+			p, err := s.authenticateThrottled(r)
 			if err != nil {
 				w.Header().Set("WWW-Authenticate", `Bearer realm="agentgate"`)
 				writeError(w, r, s.log, err)
 				return
 			}
 			ri.keyID = p.KeyID
+			if err := s.limitKey(w, r, p); err != nil {
+				writeError(w, r, s.log, err)
+				return
+			}
 			if rt.Scope != ScopeAny && !p.Has(rt.Scope) {
 				writeError(w, r, s.log, approval.Errorf(approval.CodeForbidden, "API key lacks the %q scope", rt.Scope))
 				return

@@ -6,6 +6,7 @@ package httpapi
 import (
 	"log/slog"
 	"net/http"
+	"net/netip"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -14,6 +15,7 @@ import (
 	"github.com/agentgate/agentgate/internal/auth"
 	"github.com/agentgate/agentgate/internal/events"
 	"github.com/agentgate/agentgate/internal/metrics"
+	"github.com/agentgate/agentgate/internal/ratelimit"
 	"github.com/agentgate/agentgate/internal/webhook"
 )
 
@@ -35,6 +37,19 @@ type Config struct {
 	// MaxStreamsPerKey bounds concurrent long-polls and streams per key;
 	// zero means unlimited. Defaults to unlimited in the zero value.
 	MaxStreamsPerKey int
+
+	// AdminRateLimit limits the ADMIN_API_KEY principal, in requests per
+	// minute. Zero: unlimited.
+	AdminRateLimit int
+	// AuthFailureLimit bounds failed authentications per client address
+	// per minute; beyond it the address gets 429. Zero: no bound.
+	AuthFailureLimit int
+	// TrustedProxies are the peers whose X-Forwarded-For (and
+	// X-Forwarded-Proto) are believed. Empty: the peer is the client.
+	TrustedProxies []netip.Prefix
+	// CORSOrigins are the exact, lower-case origins allowed to call the
+	// API from a browser. Empty: no cross-origin access.
+	CORSOrigins []string
 }
 
 // Deps are the services the API calls.
@@ -45,6 +60,9 @@ type Deps struct {
 	Hub       *events.Hub      // live events for SSE; nil disables /api/events
 	Webhooks  *webhook.Service // nil disables /api/webhooks
 	Logger    *slog.Logger
+	// Limiter counts per-key and per-address limits; nil means a new
+	// in-memory limiter (per process).
+	Limiter ratelimit.Limiter
 }
 
 // Server is the API's http.Handler.
@@ -59,6 +77,9 @@ type Server struct {
 	cfg       Config
 	hub       *events.Hub
 	webhooks  *webhook.Service
+
+	limiter    ratelimit.Limiter
+	authBlocks *addrBlocks // addresses refused after repeated failed authentications
 
 	streamsMu sync.Mutex
 	streams   map[string]int // live long-polls and streams per key id
@@ -87,6 +108,9 @@ func New(cfg Config, deps Deps) *Server {
 	if deps.Logger == nil {
 		deps.Logger = slog.New(slog.DiscardHandler)
 	}
+	if deps.Limiter == nil {
+		deps.Limiter = ratelimit.NewMemory(nil)
+	}
 	s := &Server{
 		approvals: deps.Approvals,
 		auth:      deps.Auth,
@@ -100,11 +124,14 @@ func New(cfg Config, deps Deps) *Server {
 		webhooks:  deps.Webhooks,
 		streams:   map[string]int{},
 		mux:       http.NewServeMux(),
+
+		limiter:    deps.Limiter,
+		authBlocks: newAddrBlocks(10_000),
 	}
 	for _, rt := range s.apiRoutes() {
 		s.Handle(rt)
 	}
-	s.handler = s.observe(http.HandlerFunc(s.serveMux))
+	s.handler = s.observe(s.secure(http.HandlerFunc(s.serveMux)))
 	return s
 }
 

@@ -24,6 +24,7 @@ type Metrics struct {
 	decided         *prometheus.CounterVec
 	decisionLatency *prometheus.HistogramVec
 	policyErrors    *prometheus.CounterVec
+	rateLimit       rateLimitMetrics
 }
 
 var _ approval.Observer = (*Metrics)(nil)
@@ -60,6 +61,7 @@ func New(pending func(ctx context.Context) (int64, error)) *Metrics {
 	}, []string{"policy"})
 	m.reg.MustRegister(m.httpRequests, m.httpDuration, m.created, m.decided, m.decisionLatency, m.policyErrors,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	m.registerRateLimit()
 	if pending != nil {
 		m.reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 			Name: "agentgate_requests_pending",

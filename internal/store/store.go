@@ -125,6 +125,7 @@ func Open(ctx context.Context, url string, opts Options) (*Store, error) {
 //   - foreign_keys(1): SQLite leaves them off by default.
 //   - synchronous: NORMAL in WAL mode survives process crashes; FULL also
 //     survives power loss at an fsync per commit.
+//   - temp_store(MEMORY): savepoint sub-journals stay in memory.
 //   - _txlock=immediate: BEGIN takes the write lock at once. With the
 //     default (deferred) a transaction that reads then writes fails with
 //     SQLITE_BUSY when it cannot upgrade its lock, and busy_timeout does not
@@ -137,6 +138,10 @@ func sqliteDSN(path string, write bool, synchronous string) string {
 		"_pragma=busy_timeout(10000)",
 		"_pragma=foreign_keys(1)",
 		"_pragma=synchronous(" + synchronous + ")",
+		// Savepoints (group commit) journal the pages they change; in
+		// memory that costs no file writes (a temp file per savepoint
+		// otherwise).
+		"_pragma=temp_store(MEMORY)",
 		"_time_format=sqlite",
 	}
 	if write {
@@ -161,10 +166,7 @@ func openSQLite(ctx context.Context, path string, opts Options) (*Store, error) 
 	default:
 		return nil, fmt.Errorf("store: SQLite synchronous must be NORMAL or FULL, not %q", opts.SQLiteSynchronous)
 	}
-	db, err := sql.Open("sqlite", sqliteDSN(path, true, sync))
-	if err != nil {
-		return nil, fmt.Errorf("store: open sqlite: %w", err)
-	}
+	db := openSQLiteDB(sqliteDSN(path, true, sync))
 	db.SetMaxOpenConns(1)
 	db.SetMaxIdleConns(1)
 	db.SetConnMaxLifetime(0)
@@ -173,11 +175,7 @@ func openSQLite(ctx context.Context, path string, opts Options) (*Store, error) 
 		db.Close()
 		return nil, fmt.Errorf("store: open sqlite %s: %w", path, err)
 	}
-	rdb, err := sql.Open("sqlite", sqliteDSN(path, false, sync))
-	if err != nil {
-		db.Close()
-		return nil, fmt.Errorf("store: open sqlite readers: %w", err)
-	}
+	rdb := openSQLiteDB(sqliteDSN(path, false, sync))
 	n := opts.MaxConns
 	if n <= 0 {
 		n = max(4, 2*runtime.GOMAXPROCS(0))
@@ -264,7 +262,8 @@ func (s *Store) provider() (*goose.Provider, error) {
 		d = goose.DialectPostgres
 		// Several replicas starting together migrate once: the others wait
 		// on a session advisory lock.
-		locker, err := lock.NewPostgresSessionLocker()
+		// Probe every second (goose's default is five) for up to 5 minutes.
+		locker, err := lock.NewPostgresSessionLocker(lock.WithLockTimeout(1, 300))
 		if err != nil {
 			return nil, err
 		}
@@ -278,6 +277,10 @@ func (s *Store) Migrate(ctx context.Context) (int, error) {
 	p, err := s.provider()
 	if err != nil {
 		return 0, fmt.Errorf("store: migrations: %w", err)
+	}
+	// Replicas restarting on an up-to-date database skip the lock.
+	if has, err := p.HasPending(ctx); err == nil && !has {
+		return 0, nil
 	}
 	res, err := p.Up(ctx)
 	if err != nil {

@@ -27,7 +27,7 @@ import (
 
 // Server is a running test server.
 type Server struct {
-	URL      string // http://127.0.0.1:port
+	URL      string // http://127.0.0.1:port (https:// with AGENTGATE_TLS_CERT)
 	AdminKey string // an admin API key
 	App      *app.App
 	Config   *config.Config
@@ -63,9 +63,14 @@ func Start(t testing.TB, opts *Options) *Server {
 		cfg.DatabaseURL = filepath.Join(t.TempDir(), "agentgate.db")
 	}
 	cfg.Host, cfg.Port = "127.0.0.1", 0
-	cfg.AccessLog = false
+	// The access log is on with AGENTGATE_TEST_LOG, so that CI's secret
+	// scan of all test logs sees every request line.
+	cfg.AccessLog = os.Getenv("AGENTGATE_TEST_LOG") != ""
 	cfg.ShutdownTimeout = 5 * time.Second
 	cfg.ExpirySweep = 200 * time.Millisecond
+	// Tests send many bad credentials from one address; the tests of the
+	// auth-failure throttle turn it on.
+	cfg.AuthFailureLimit = 0
 	if opts.Configure != nil {
 		opts.Configure(cfg)
 	}
@@ -96,7 +101,11 @@ func Start(t testing.TB, opts *Options) *Server {
 		t.Fatalf("testserver: listen: %v", err)
 	}
 	cfg.Port = ln.Addr().(*net.TCPAddr).Port
-	s := &Server{URL: "http://" + ln.Addr().String(), AdminKey: plain, App: a, Config: cfg, cancel: cancel, done: make(chan error, 1)}
+	scheme := "http"
+	if cfg.TLSCert != "" {
+		scheme = "https"
+	}
+	s := &Server{URL: scheme + "://" + ln.Addr().String(), AdminKey: plain, App: a, Config: cfg, cancel: cancel, done: make(chan error, 1)}
 	go func() { s.done <- a.Serve(ctx, ln) }()
 	t.Cleanup(s.Stop)
 	return s

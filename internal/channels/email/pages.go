@@ -9,7 +9,6 @@ import (
 	"html/template"
 	"log/slog"
 	"net/http"
-	"strconv"
 	"strings"
 	"time"
 
@@ -18,20 +17,20 @@ import (
 )
 
 // Pages serves GET and POST /decide/{token}: the confirmation page and the
-// decision. Both are public (the token is the credential) and limited per
-// client address.
+// decision. Both are public (the token is the credential); register them
+// with a per-address limit of PageLimit (httpapi.Route.AddressLimit, which
+// counts in the shared limiter, across replicas).
 type Pages struct {
-	svc     *channels.Service
-	limiter *channels.AddrLimiter
-	log     *slog.Logger
-	now     func() time.Time
-	tpl     *template.Template
-	css     template.CSS
-	csp     string
+	svc *channels.Service
+	log *slog.Logger
+	now func() time.Time
+	tpl *template.Template
+	css template.CSS
+	csp string
 }
 
-// PageLimit is how many decision-page requests a client address may make
-// per minute.
+// PageLimit is how many decision-page requests (of each method) a client
+// address may make per minute.
 const PageLimit = 30
 
 // maxForm bounds a decision form (a reason of at most 4000 characters).
@@ -51,12 +50,11 @@ func NewPages(svc *channels.Service, log *slog.Logger, now func() time.Time) *Pa
 	}
 	sum := sha256.Sum256(css)
 	return &Pages{
-		svc:     svc,
-		limiter: channels.NewAddrLimiter(PageLimit, time.Minute, now),
-		log:     log,
-		now:     now,
-		tpl:     template.Must(template.ParseFS(templates, "templates/page.html")),
-		css:     template.CSS(css),
+		svc: svc,
+		log: log,
+		now: now,
+		tpl: template.Must(template.ParseFS(templates, "templates/page.html")),
+		css: template.CSS(css),
 		// The one inline style is allowed by its hash; nothing else loads.
 		csp: "default-src 'none'; style-src 'sha256-" + base64.StdEncoding.EncodeToString(sum[:]) + "'; " +
 			"form-action 'self'; frame-ancestors 'none'; base-uri 'none'",
@@ -201,21 +199,8 @@ func (p *Pages) form(ctx context.Context, w http.ResponseWriter, status int, lin
 		DashboardURL: p.svc.DashboardURL(req.ID)})
 }
 
-// limit applies the per-address limit; it reports whether it answered.
-func (p *Pages) limit(w http.ResponseWriter, r *http.Request) (bool, error) {
-	ok, retry := p.limiter.Allow(channels.ClientAddr(r))
-	if ok {
-		return false, nil
-	}
-	w.Header().Set("Retry-After", strconv.Itoa(max(1, int(retry.Seconds()+0.999))))
-	return true, p.message(w, http.StatusTooManyRequests, "warn", "Too many requests", "Wait a minute and try again.")
-}
-
 // Show is GET /decide/{token}: the confirmation page. It changes nothing.
 func (p *Pages) Show(w http.ResponseWriter, r *http.Request) error {
-	if done, err := p.limit(w, r); done {
-		return err
-	}
 	link, req, done, err := p.state(r.Context(), w, r.PathValue("token"))
 	if done || err != nil {
 		return err
@@ -229,9 +214,6 @@ var errSpent = approval.Errorf(approval.CodeConflict, "this link was already use
 // Decide is POST /decide/{token}: it decides as the link's recipient and
 // spends the link (and its sibling) in the decision's transaction.
 func (p *Pages) Decide(w http.ResponseWriter, r *http.Request) error {
-	if done, err := p.limit(w, r); done {
-		return err
-	}
 	token := r.PathValue("token")
 	link, req, done, err := p.state(r.Context(), w, token)
 	if done || err != nil {

@@ -49,6 +49,8 @@ class Server:
             "ADMIN_API_KEY": ADMIN_KEY,
             "AGENTGATE_ACCESS_LOG": "false",
             "AGENTGATE_LOG_FORMAT": "json",
+            # The webhook tests subscribe a loopback URL (no DNS offline).
+            "AGENTGATE_WEBHOOK_ALLOW_PRIVATE": "true",
         }
         self.proc = subprocess.Popen(
             [binary, "server"], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True

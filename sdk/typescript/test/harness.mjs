@@ -45,6 +45,8 @@ export async function startServer(extraEnv = {}) {
       ADMIN_API_KEY: ADMIN_KEY,
       AGENTGATE_ACCESS_LOG: "false",
       AGENTGATE_LOG_FORMAT: "json",
+      // The webhook tests subscribe a loopback URL (no DNS offline).
+      AGENTGATE_WEBHOOK_ALLOW_PRIVATE: "true",
       ...extraEnv,
     },
     stdio: ["ignore", "ignore", "pipe"],
