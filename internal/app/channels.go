@@ -1,7 +1,6 @@
 package app
 
 import (
-	"fmt"
 	"net/http"
 	"time"
 
@@ -64,7 +63,7 @@ func (a *App) newChannels() error {
 		svc.Register(email.NewNotifier(email.Config{Host: cfg.SMTPHost, Port: cfg.SMTPPort, Username: cfg.SMTPUsername,
 			Password: cfg.SMTPPassword, From: cfg.SMTPFrom, TLS: cfg.SMTPTLS, PublicURL: cfg.PublicURL, LinkTTL: cfg.DecisionLinkTTL}, a.Store))
 		if cfg.BaseURL == "" {
-			a.Log.Warn(fmt.Sprintf("AGENTGATE_BASE_URL is not set: decision links in emails point to %s", cfg.PublicURL()))
+			a.Log.Warn("AGENTGATE_BASE_URL is not set: decision links in emails point to the listen address, which recipients may not reach")
 		}
 	}
 	a.Channels, a.channelRoutes = svc, routes
