@@ -209,18 +209,18 @@ func (h *Handler) blockActions(ctx context.Context, cb *slack.InteractionCallbac
 		return
 	}
 	if _, err := h.svc.Approvals().Decide(ctx, actor(cb.User), id, approval.DecideInput{Decision: decision}); err != nil {
-		h.refuse(cb.ResponseURL, id, err)
+		h.refuse(ctx, cb.ResponseURL, id, err)
 	}
 }
 
 // refuse answers a decision that did not go through.
-func (h *Handler) refuse(responseURL, id string, err error) {
+func (h *Handler) refuse(ctx context.Context, responseURL, id string, err error) {
 	if approval.ErrorCode(err) == approval.CodeInternal {
 		h.log.Error("slack: decision failed", "request_id", id, "err", err)
 	}
 	msg := approval.ErrorMessage(err)
 	if approval.ErrorCode(err) == approval.CodeConflict {
-		if req, gerr := h.svc.Approvals().Get(context.Background(), id); gerr == nil && req.Decided() {
+		if req, gerr := h.svc.Approvals().Get(ctx, id); gerr == nil && req.Decided() {
 			msg = alreadyDecided(req)
 		}
 	}
