@@ -44,6 +44,9 @@ func Run(t *testing.T, open Open) {
 		{"Policies", testPolicies},
 		{"Keys", testKeys},
 		{"Markers", testMarkers},
+		{"Notifications", testNotifications},
+		{"DecisionLinks", testDecisionLinks},
+		{"InteractionReplays", testInteractionReplays},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
