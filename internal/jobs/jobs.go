@@ -126,6 +126,11 @@ func New(st *store.Store, opts Options) (*Runner, error) {
 		}
 		return r, nil
 	}
+	// Jobs inserted by the insert-only client (inside store transactions)
+	// do not always wake the worker client's listener, which then finds
+	// them at its next poll (1 s by default): poll as often as on SQLite.
+	cfg.FetchPollInterval = opts.PollInterval
+	cfg.FetchCooldown = opts.PollInterval
 	r.pgWork, err = river.NewClient(riverpgxv5.New(st.Pool()), cfg)
 	if err != nil {
 		return nil, fmt.Errorf("jobs: %w", err)
