@@ -42,6 +42,9 @@ func TestScreenshots(t *testing.T) {
 	if out == "" {
 		t.Skip("AGENTGATE_SCREENSHOTS not set; screenshots not taken")
 	}
+	// AGENTGATE_SCREENSHOTS_FULL=1 captures whole pages, for reviewing
+	// the layout below the fold; the docs use the viewport.
+	full := os.Getenv("AGENTGATE_SCREENSHOTS_FULL") != ""
 	if !filepath.IsAbs(out) {
 		out = filepath.Join("..", "..", out) // tests run in the package folder
 	}
@@ -63,7 +66,10 @@ func TestScreenshots(t *testing.T) {
 	type shot struct {
 		name  string
 		path  string
-		setup chromedp.Action[chromedp.Void] // after the page loaded
+		setup func(phone bool) chromedp.Action[chromedp.Void] // after the page loaded
+	}
+	same := func(a chromedp.Action[chromedp.Void]) func(bool) chromedp.Action[chromedp.Void] {
+		return func(bool) chromedp.Action[chromedp.Void] { return a }
 	}
 	req := d.pending[0].ID
 	var policyID string
@@ -79,12 +85,39 @@ func TestScreenshots(t *testing.T) {
 		{"request", "/requests/" + req, nil},
 		{"history", "/history", nil},
 		{"policies", "/policies", nil},
-		{"policy-edit", "/policies/" + policyID, chromedp.Steps(
+		{"policy-edit", "/policies/" + policyID, same(chromedp.Steps(
 			// A draft that would auto-approve SQL: the simulation shows what changes.
 			chromedp.SetValue(chromedp.ID("policy-json"), draftPolicy),
 			chromedp.Click(chromedp.CSS(`button[formaction="/policies/simulate"]`)),
 			chromedp.WaitVisible(chromedp.CSS(".sim-summary")),
-		)},
+		))},
+		{"queue-selecting", "/", func(phone bool) chromedp.Action[chromedp.Void] {
+			if phone {
+				// Selection mode: a tap on a card ticks it.
+				return chromedp.Steps(
+					chromedp.Click(chromedp.CSS("[data-select-mode]")),
+					chromedp.Click(chromedp.CSS("#queue > .card:nth-child(3) .card-main")),
+					chromedp.Click(chromedp.CSS("#queue > .card:nth-child(5) .card-main")),
+					chromedp.WaitVisible(chromedp.CSS("form[data-bulk]")),
+				)
+			}
+			return chromedp.Steps(
+				chromedp.Click(chromedp.CSS("#queue > .card:nth-child(3) .pick")),
+				chromedp.Click(chromedp.CSS("#queue > .card:nth-child(5) .pick")),
+				chromedp.WaitVisible(chromedp.CSS("form[data-bulk]")),
+			)
+		}},
+		{"request-quorum", "/requests/" + d.pending[1].ID, nil},
+		{"request-approve-edit", "/requests/" + d.pending[5].ID, same(chromedp.Steps(
+			// Open the editor, lower the node count, and offer a grant.
+			chromedp.Click(chromedp.CSS("[data-edit-params] > summary")),
+			chromedp.SetValue(chromedp.ID("params-edit"), "{\n  \"cluster\": \"gke-prod-eu\",\n  \"nodePool\": \"workers\",\n  \"from\": 12,\n  \"to\": 16\n}"),
+			chromedp.SendKeys(chromedp.ID("params-edit"), " "),
+			chromedp.SetValue(chromedp.ID("grant"), "1h"),
+			chromedp.Sleep(300*time.Millisecond),
+		))},
+		{"request-edited", "/requests/" + d.edited.ID, nil},
+		{"grants", "/grants", nil},
 		{"keys", "/keys", nil},
 		{"webhooks", "/webhooks", nil},
 		{"webhook", "/webhooks/" + hooks[1].ID, nil},
@@ -109,7 +142,11 @@ func TestScreenshots(t *testing.T) {
 			}
 			take := func(name string) {
 				t.Helper()
-				png, err := chromedp.Run(ctx, chromedp.CaptureScreenshot())
+				shoot := chromedp.CaptureScreenshot()
+				if full {
+					shoot = chromedp.FullScreenshot(100)
+				}
+				png, err := chromedp.Run(ctx, shoot)
 				if err != nil {
 					t.Fatal(err)
 				}
@@ -125,12 +162,12 @@ func TestScreenshots(t *testing.T) {
 			take("signin")
 			signIn(t, ctx, srv.URL, d.adminKey)
 			for _, s := range shots {
-				if dev.dark && s.name != "queue" && s.name != "request" {
+				if dev.dark && s.name != "queue" && s.name != "request" && s.name != "request-edited" {
 					continue
 				}
 				steps := []chromedp.Action[chromedp.Void]{chromedp.Navigate(srv.URL + s.path), chromedp.WaitVisible(chromedp.CSS("main"))}
 				if s.setup != nil {
-					steps = append(steps, s.setup)
+					steps = append(steps, s.setup(dev.phone))
 				}
 				steps = append(steps, chromedp.Sleep(400*time.Millisecond)) // let the live indicator connect and animations end
 				if err := chromedp.Do(ctx, steps...); err != nil {
