@@ -76,6 +76,7 @@ func TestBrowserApproveWithEditedParams(t *testing.T) {
 	}
 	err := run(ctx,
 		chromedp.Navigate(f.srv.URL+"/requests/"+id),
+		chromedp.WaitReady(chromedp.CSS("body.js")), // the script ran: the layout is final
 		chromedp.WaitVisible(chromedp.CSS("[data-edit-params] > summary")),
 		chromedp.Click(chromedp.CSS("[data-edit-params] > summary")),
 		chromedp.WaitVisible(chromedp.ID("params-edit")),
@@ -273,6 +274,7 @@ func TestBrowserGrantFromRequestPage(t *testing.T) {
 	signIn(t, ctx, f.srv.URL, f.approver)
 	err := run(ctx,
 		chromedp.Navigate(f.srv.URL+"/requests/"+first),
+		chromedp.WaitReady(chromedp.CSS("body.js")),
 		chromedp.WaitVisible(chromedp.ID("grant")),
 		chromedp.SetValue(chromedp.ID("grant"), "1h"),
 		chromedp.Func(func(ctx context.Context, tg *chromedp.Target) error { // the script listens for change
@@ -302,6 +304,7 @@ func TestBrowserGrantFromRequestPage(t *testing.T) {
 
 	err = run(ctx,
 		chromedp.Navigate(f.srv.URL+"/grants"),
+		chromedp.WaitReady(chromedp.CSS("body.js")),
 		chromedp.WaitVisible(chromedp.ID("g-"+grantID)),
 	)
 	if err != nil {

@@ -166,7 +166,7 @@ func seedDemo(t testing.TB, srv *testserver.Server) *demo {
 		obj{"cluster": "gke-prod-us", "nodePool": "workers", "from": 12, "to": 40, "machineType": "n2-standard-8"},
 		obj{"reason": "Black Friday traffic forecast", "costPerHourUSD": 31.4}, 0)
 	edited, err := a.Approvals.Decide(ctx, alice, r.ID, approval.DecideInput{Decision: approval.StatusApproved,
-		Reason: "40 nodes is over this month's budget; 24 covers the forecast with headroom.",
+		Reason:    "40 nodes is over this month's budget; 24 covers the forecast with headroom.",
 		RawParams: json.RawMessage(`{"cluster":"gke-prod-us","nodePool":"workers","from":12,"to":24,"machineType":"n2-standard-8","maxSurge":4}`)})
 	if err != nil {
 		t.Fatal(err)
@@ -174,10 +174,10 @@ func seedDemo(t testing.TB, srv *testserver.Server) *demo {
 	d.edited = edited
 	d.decided = append(d.decided, edited)
 	// A grant: approving a restart also approves the next ones for 4 hours.
-	four := 10
+	tenUses := 10
 	r = create("deploy-bot", "restart_service", approval.UrgencyNormal, obj{"service": "search-indexer", "reason": "memory leak"}, obj{}, 0)
 	if r, err = a.Approvals.Decide(ctx, alice, r.ID, approval.DecideInput{Decision: approval.StatusApproved, Reason: "Known leak; restarts are safe today.",
-		Grant: &approval.GrantInput{Duration: 4 * time.Hour, MaxUses: &four}}); err != nil {
+		Grant: &approval.GrantInput{Duration: 4 * time.Hour, MaxUses: &tenUses}}); err != nil {
 		t.Fatal(err)
 	}
 	d.decided = append(d.decided, r)

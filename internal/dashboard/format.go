@@ -153,3 +153,14 @@ func truncateRunes(s string, n int) string {
 	}
 	return string([]rune(s)[:n]) + "…"
 }
+
+// shortID shortens an id for a narrow cell, "req_…5cdec221": its prefix
+// and its last 8 characters, which tell ids apart at a glance. The page
+// keeps the whole id in a title and the link.
+func shortID(id string) string {
+	prefix, rest, ok := strings.Cut(id, "_")
+	if !ok || len(rest) <= 12 {
+		return id
+	}
+	return prefix + "_…" + rest[len(rest)-8:]
+}

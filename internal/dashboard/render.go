@@ -61,6 +61,7 @@ func parseTemplates(as *assets) (*templates, error) {
 		"title":    titleCase,
 		"decision": decisionLabel,
 		"grantFor": grantLabel,
+		"shortID":  shortID,
 		"deref": func(p *int) int {
 			if p == nil {
 				return 0

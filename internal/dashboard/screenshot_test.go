@@ -1,6 +1,7 @@
 package dashboard_test
 
 import (
+	"context"
 	"os"
 	"path/filepath"
 	"testing"
@@ -93,24 +94,32 @@ func TestScreenshots(t *testing.T) {
 		))},
 		{"queue-selecting", "/", func(phone bool) chromedp.Action[chromedp.Void] {
 			if phone {
-				// Selection mode: a tap on a card ticks it.
+				// Selection mode: a tap on a card ticks it. The cards are
+				// tapped in the middle of the screen, clear of the bar that
+				// sticks to its bottom.
 				return chromedp.Steps(
 					chromedp.Click(chromedp.CSS("[data-select-mode]")),
-					chromedp.Click(chromedp.CSS("#queue > .card:nth-child(3) .card-main")),
-					chromedp.Click(chromedp.CSS("#queue > .card:nth-child(5) .card-main")),
+					tap("#queue > .card:nth-child(2) .card-main"),
+					tap("#queue > .card:nth-child(3) .card-main"),
+					script(`window.scrollTo(0, 0)`),
 					chromedp.WaitVisible(chromedp.CSS("form[data-bulk]")),
 				)
 			}
 			return chromedp.Steps(
-				chromedp.Click(chromedp.CSS("#queue > .card:nth-child(3) .pick")),
-				chromedp.Click(chromedp.CSS("#queue > .card:nth-child(5) .pick")),
+				tap("#queue > .card:nth-child(2) .pick"),
+				tap("#queue > .card:nth-child(3) .pick"),
+				script(`document.activeElement.blur(); window.scrollTo(0, 0)`),
 				chromedp.WaitVisible(chromedp.CSS("form[data-bulk]")),
 			)
 		}},
 		{"request-quorum", "/requests/" + d.pending[1].ID, nil},
 		{"request-approve-edit", "/requests/" + d.pending[5].ID, same(chromedp.Steps(
 			// Open the editor, lower the node count, and offer a grant.
-			chromedp.Click(chromedp.CSS("[data-edit-params] > summary")),
+			// Opened by script: a screenshot needs no flaky click (the
+			// browser tests click it).
+			script(`document.querySelector("[data-edit-params]").open = true`),
+			chromedp.WaitVisible(chromedp.ID("params-edit")),
+			chromedp.WaitReady(chromedp.CSS("#params-edit:not([disabled])")),
 			chromedp.SetValue(chromedp.ID("params-edit"), "{\n  \"cluster\": \"gke-prod-eu\",\n  \"nodePool\": \"workers\",\n  \"from\": 12,\n  \"to\": 16\n}"),
 			chromedp.SendKeys(chromedp.ID("params-edit"), " "),
 			chromedp.SetValue(chromedp.ID("grant"), "1h"),
@@ -165,7 +174,9 @@ func TestScreenshots(t *testing.T) {
 				if dev.dark && s.name != "queue" && s.name != "request" && s.name != "request-edited" {
 					continue
 				}
-				steps := []chromedp.Action[chromedp.Void]{chromedp.Navigate(srv.URL + s.path), chromedp.WaitVisible(chromedp.CSS("main"))}
+				// body.js: the script ran, so the layout no longer moves.
+				steps := []chromedp.Action[chromedp.Void]{chromedp.Navigate(srv.URL + s.path), chromedp.WaitVisible(chromedp.CSS("main")),
+					chromedp.WaitReady(chromedp.CSS("body.js"))}
 				if s.setup != nil {
 					steps = append(steps, s.setup(dev.phone))
 				}
@@ -177,4 +188,21 @@ func TestScreenshots(t *testing.T) {
 			}
 		})
 	}
+}
+
+// script runs a statement in the page.
+func script(js string) chromedp.Action[chromedp.Void] {
+	return chromedp.Func(func(ctx context.Context, t *chromedp.Target) error {
+		_, err := chromedp.Evaluate[any]("(() => { "+js+"; return null })()")(ctx, t)
+		return err
+	})
+}
+
+// tap clicks sel after scrolling it to the middle of the screen, clear of
+// the bars that stick to the top and the bottom.
+func tap(sel string) chromedp.Action[chromedp.Void] {
+	return chromedp.Steps(
+		script(`document.querySelector("`+sel+`").scrollIntoView({block: "center"})`),
+		chromedp.Click(chromedp.CSS(sel)),
+	)
 }
