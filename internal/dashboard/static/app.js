@@ -359,7 +359,10 @@
     if (!form || !form.matches("form[data-decide]")) return;
     e.preventDefault();
     var mode = form.getAttribute("data-mode") || (form.closest(".card") ? "denied" : "approved");
-    var btn = form.querySelector('button[value="' + mode + '"]:not([hidden])') || form.querySelector('button[value="denied"]');
+    var btn = form.querySelector('button[value="' + mode + '"]:not([hidden])');
+    // A card's reason box falls back to Deny; the request page never turns
+    // an approval into a deny (after a quorum vote only Deny is left).
+    if (!btn && form.closest(".card")) btn = form.querySelector('button[value="denied"]');
     if (btn) form.requestSubmit(btn);
   });
 
@@ -419,6 +422,7 @@
     form.classList.toggle("deny-mode", mode === "denied");
     form.classList.toggle("approve-mode", mode === "approved");
     var btn = form.querySelector(mode === "approved" ? "[data-approve]" : "[data-deny]");
+    if (!btn) { toast("Your approval is already recorded; it waits for the others.", true); return; }
     if (mode === "denied" && reason && !reason.value.trim()) {
       reason.focus();
       toast("Add a reason, then press Ctrl+Enter to deny.");
