@@ -24,6 +24,7 @@ import (
 
 	"github.com/agentgate/agentgate/internal/approval"
 	"github.com/agentgate/agentgate/internal/auth"
+	"github.com/agentgate/agentgate/internal/channels"
 	"github.com/agentgate/agentgate/internal/config"
 	"github.com/agentgate/agentgate/internal/dashboard"
 	"github.com/agentgate/agentgate/internal/events"
@@ -55,9 +56,11 @@ type App struct {
 	Sessions  *auth.Sessions
 	Dashboard *dashboard.Dashboard
 	Webhooks  *webhook.Service
+	Channels  *channels.Service
 
-	pgBus *events.Postgres
-	out   io.Writer // where the first admin key is printed
+	pgBus         *events.Postgres
+	channelRoutes *channelRoutes
+	out           io.Writer // where the first admin key is printed
 
 	redis *redis.Client // the rate limiter's, when REDIS_URL is set
 	tls   *tls.Config   // when AGENTGATE_TLS_CERT is set
@@ -153,11 +156,16 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger, out io.Write
 	river.AddWorker(workers, &jobs.ExpireWorker{Approvals: a.Approvals})
 	river.AddWorker(workers, &jobs.EscalateWorker{Approvals: a.Approvals})
 	river.AddWorker(workers, a.Webhooks.Worker())
+	if err := a.newChannels(); err != nil {
+		st.Close()
+		return nil, err
+	}
+	a.Channels.AddWorkers(workers)
 	a.Jobs, err = jobs.New(st, jobs.Options{
 		Workers:    workers,
 		Periodic:   []*river.PeriodicJob{jobs.ExpirySweep(cfg.ExpirySweep)},
 		MaxWorkers: cfg.JobWorkers,
-		Queues:     map[string]int{webhook.QueueName: cfg.WebhookWorkers},
+		Queues:     map[string]int{webhook.QueueName: cfg.WebhookWorkers, channels.QueueName: cfg.NotifyWorkers},
 		Logger:     log,
 	})
 	if err != nil {
@@ -167,6 +175,8 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger, out io.Write
 	a.Approvals.AddHook(jobs.EscalationScheduler{Runner: a.Jobs})
 	a.Webhooks.SetQueue(a.Jobs)
 	a.Approvals.AddSealHook(a.Webhooks)
+	a.Channels.SetQueue(a.Jobs)
+	a.Approvals.AddSealHook(a.Channels)
 	if n, err := a.Webhooks.EncryptPlaintextSecrets(ctx); err != nil {
 		st.Close()
 		return nil, err
@@ -198,6 +208,7 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger, out io.Write
 	for _, rt := range mcp.Routes(a.Approvals, mcp.HTTPOptions{MaxBodyBytes: cfg.MaxBodyBytes, Version: Version, Logger: log}) {
 		a.API.Handle(rt)
 	}
+	a.mountChannels()
 	if err := a.mountDashboard(); err != nil {
 		st.Close()
 		return nil, err

@@ -22,6 +22,11 @@ const (
 	EventGroupSaved   = "group.saved"
 	EventGroupDeleted = "group.deleted"
 
+	// Channel notifications (Slack, Discord, email) about a request: they
+	// show in its timeline and raise no webhooks or notifications.
+	EventNotificationSent   = "notification.sent"
+	EventNotificationFailed = "notification.failed"
+
 	EventKeyCreated    = "key.created"
 	EventKeyUpdated    = "key.updated"
 	EventKeyRevoked    = "key.revoked"

@@ -68,6 +68,11 @@ func (s *Service) Decide(ctx context.Context, by Actor, id string, in DecideInpu
 		if r.PolicyDecision.RequireReason && in.Reason == "" {
 			return nil, Errorf(CodeInvalid, "a reason is required to decide this request")
 		}
+		if in.Claim != nil {
+			if err := in.Claim(ctx, tx, r); err != nil {
+				return nil, err
+			}
+		}
 		quorum := r.RequiredApprovals() > 1
 		if quorum && (edited != nil || in.Grant != nil) {
 			return nil, Errorf(CodeConflict, "this request needs %d approvals: its params cannot be edited and it cannot create a grant", r.RequiredApprovals())

@@ -1,6 +1,7 @@
 package approval
 
 import (
+	"context"
 	"encoding/json"
 
 	"github.com/agentgate/agentgate/internal/policy"
@@ -78,14 +79,21 @@ type Actor struct {
 }
 
 // Identities returns the names an approver allow-list may use for a: its
-// id and its name.
+// id and its name. On chat and email channels only the id counts
+// ("slack:U123", "email:a@b.c"): there the name is whatever the person
+// chose as a display name, so a Slack user calling themselves "alice"
+// must not pass for the API key named alice.
 func (a Actor) Identities() []string {
 	out := []string{a.ID}
-	if a.Name != "" && a.Name != a.ID {
+	if a.Name != "" && a.Name != a.ID && !externalChannels[a.Channel] {
 		out = append(out, a.Name)
 	}
 	return out
 }
+
+// externalChannels are the channels whose actor names are chosen by the
+// people themselves, outside AgentGate.
+var externalChannels = map[string]bool{"slack": true, "discord": true, "email": true}
 
 // PolicyDecision explains how the policy engine routed a request.
 type PolicyDecision struct {
@@ -264,6 +272,13 @@ type DecideInput struct {
 	// Grant, with an approval, also approves the same agent's next requests
 	// for the same action for a while.
 	Grant *GrantInput
+
+	// Claim, when set, runs inside the decision's transaction once the
+	// decision is allowed (the request is pending, the decider may decide,
+	// the reason rule is met) and before it is recorded. An error aborts
+	// the decision. One-time credentials (email decision links) are spent
+	// here, so a link is used exactly when its decision commits.
+	Claim func(ctx context.Context, tx Tx, r *Request) error
 }
 
 // MaxReasonLength bounds decision reasons.

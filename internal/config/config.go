@@ -65,6 +65,29 @@ type Config struct {
 
 	// Dashboard (docs/dashboard.md).
 	SessionTTL time.Duration `env:"AGENTGATE_SESSION_TTL" envDefault:"12h"`
+
+	// Channels: Slack, Discord, email (docs/slack.md, docs/discord.md,
+	// docs/email.md).
+	SlackBotToken         string        `env:"SLACK_BOT_TOKEN" secret:"true"`
+	SlackSigningSecret    string        `env:"SLACK_SIGNING_SECRET" secret:"true"`
+	SlackDefaultChannel   []string      `env:"SLACK_DEFAULT_CHANNEL" envSeparator:","`
+	SlackApprovers        []string      `env:"SLACK_APPROVERS" envSeparator:","`
+	SlackAPIURL           string        `env:"SLACK_API_URL"`
+	DiscordBotToken       string        `env:"DISCORD_BOT_TOKEN" secret:"true"`
+	DiscordPublicKey      string        `env:"DISCORD_PUBLIC_KEY"`
+	DiscordDefaultChannel []string      `env:"DISCORD_DEFAULT_CHANNEL" envSeparator:","`
+	DiscordApprovers      []string      `env:"DISCORD_APPROVERS" envSeparator:","`
+	DiscordAPIURL         string        `env:"DISCORD_API_URL" envDefault:"https://discord.com/api/v10"`
+	SMTPHost              string        `env:"SMTP_HOST"`
+	SMTPPort              int           `env:"SMTP_PORT" envDefault:"587"`
+	SMTPUsername          string        `env:"SMTP_USERNAME"`
+	SMTPPassword          string        `env:"SMTP_PASSWORD" secret:"true"`
+	SMTPFrom              string        `env:"SMTP_FROM"`
+	SMTPTLS               string        `env:"SMTP_TLS" envDefault:"starttls"`
+	EmailDefaultTo        []string      `env:"EMAIL_DEFAULT_TO" envSeparator:","`
+	DecisionLinkTTL       time.Duration `env:"AGENTGATE_DECISION_LINK_TTL" envDefault:"24h"`
+	NotifyWorkers         int           `env:"AGENTGATE_NOTIFY_WORKERS" envDefault:"20"`
+	NotifyMaxAttempts     int           `env:"AGENTGATE_NOTIFY_MAX_ATTEMPTS" envDefault:"8"`
 }
 
 // Load reads the configuration from the environment and validates it.
@@ -117,6 +140,7 @@ func (c *Config) Validate() error {
 			errs = append(errs, err)
 		}
 	}
+	errs = append(errs, c.validateChannels()...)
 	switch strings.ToLower(c.LogLevel) {
 	case "debug", "info", "warn", "error":
 	default:

@@ -88,10 +88,10 @@ func seedDemo(t testing.TB, srv *testserver.Server) *demo {
 			}
 		}
 	}
-	if _, err := a.Approvals.SaveGroup(ctx, admin, "finance-leads", []string{"alice", "bob", "email:carol@ourco.example"}); err != nil {
+	if _, err := a.Approvals.SaveGroup(ctx, admin, "finance-leads", []string{"alice", "slack:U04BOB", "email:carol@ourco.example"}); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := a.Approvals.SaveGroup(ctx, admin, "sre-oncall", []string{"bob", "slack:U04SAMOPS", "maria (admin)"}); err != nil {
+	if _, err := a.Approvals.SaveGroup(ctx, admin, "sre-oncall", []string{"slack:U04BOB", "slack:U04SAMOPS", "maria (admin)"}); err != nil {
 		t.Fatal(err)
 	}
 	// A group from the policy file: read-only here.
@@ -144,7 +144,8 @@ func seedDemo(t testing.TB, srv *testserver.Server) *demo {
 	type obj = map[string]any
 	// Decided ones first, so they are the oldest.
 	alice := approval.Actor{ID: keys["alice"].ID, Name: "alice", Type: approval.ActorHuman, Channel: "dashboard"}
-	bob := approval.Actor{ID: keys["bob"].ID, Name: "bob", Type: approval.ActorHuman, Channel: "slack"}
+	// bob decides from Slack, where only his Slack id counts as him.
+	bob := approval.Actor{ID: "slack:U04BOB", Name: "bob", Type: approval.ActorHuman, Channel: "slack"}
 	r := create("support-agent", "send_email", approval.UrgencyNormal,
 		obj{"to": "jordan@northwind.example", "subject": "Your replacement order has shipped", "template": "order_shipped"},
 		obj{"ticket": "SUP-4471", "reason": "Customer asked for tracking details"}, 0)

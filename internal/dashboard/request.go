@@ -299,6 +299,9 @@ func timeline(req *approval.Request, audit []*approval.AuditEvent) []timelineIte
 			continue
 		case approval.EventGrantRevoked:
 			it.Kind, it.Title, it.Link = "grant", "Grant "+det.GrantID+" revoked", grantLink(det.GrantID)
+		case approval.EventNotificationSent, approval.EventNotificationFailed:
+			out = append(out, notificationItem(e))
+			continue
 		default:
 			it.Kind, it.Title = "other", titleCase(strings.ReplaceAll(e.EventType, ".", " "))
 		}
@@ -363,6 +366,29 @@ func escalationNote(after string, to []string) string {
 		s += ": notified " + strings.Join(to, ", ")
 	}
 	return s
+}
+
+// notificationItem shows a Slack, Discord or email message about the
+// request: sent, or why not.
+func notificationItem(e *approval.AuditEvent) timelineItem {
+	var n struct {
+		Channel, Target, Operation, Error string
+		Final                             bool
+	}
+	_ = json.Unmarshal(e.Details, &n)
+	names := map[string]string{"slack": "Slack", "discord": "Discord", "email": "email"}
+	where := cmpOr(names[n.Channel], n.Channel) + " " + n.Target
+	it := timelineItem{Kind: "other", At: e.CreatedAt, Title: "Sent to " + where}
+	if e.EventType == approval.EventNotificationFailed {
+		it.Title, it.Reason = "Could not send to "+where, n.Error
+		if n.Operation == "update" {
+			it.Title = "Could not update the message on " + where
+		}
+		if !n.Final {
+			it.Title += " (retrying)"
+		}
+	}
+	return it
 }
 
 func routedItem(pd approval.PolicyDecision, at time.Time) timelineItem {

@@ -2,12 +2,15 @@ package dashboard
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/agentgate/agentgate/internal/approval"
 )
 
 func TestParseTreeKeepsOrderAndLimits(t *testing.T) {
@@ -198,6 +201,36 @@ func TestFormat(t *testing.T) {
 	} {
 		if tt.got != tt.want {
 			t.Errorf("got %q, want %q", tt.got, tt.want)
+		}
+	}
+}
+
+// TestNotificationTimeline: channel messages show in a request's
+// timeline, failures with their error and whether a retry follows.
+func TestNotificationTimeline(t *testing.T) {
+	t.Parallel()
+	at := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
+	ev := func(typ, det string) *approval.AuditEvent {
+		return &approval.AuditEvent{EventType: typ, Actor: "system", ActorType: approval.ActorSystem, Details: json.RawMessage(det), CreatedAt: at}
+	}
+	items := timeline(&approval.Request{}, []*approval.AuditEvent{
+		ev(approval.EventNotificationSent, `{"channel":"slack","target":"#ops","trigger":"created"}`),
+		ev(approval.EventNotificationFailed, `{"channel":"discord","target":"123","operation":"post","error":"discord: HTTP 502","final":false}`),
+		ev(approval.EventNotificationFailed, `{"channel":"email","target":"a@b.c","operation":"post","error":"email is not configured","final":true}`),
+		ev(approval.EventNotificationFailed, `{"channel":"slack","target":"#ops","operation":"update","error":"slack: message_not_found","final":true}`),
+	})
+	want := []struct{ title, reason string }{
+		{"Sent to Slack #ops", ""},
+		{"Could not send to Discord 123 (retrying)", "discord: HTTP 502"},
+		{"Could not send to email a@b.c", "email is not configured"},
+		{"Could not update the message on Slack #ops", "slack: message_not_found"},
+	}
+	if len(items) != len(want) {
+		t.Fatalf("%d items, want %d: %+v", len(items), len(want), items)
+	}
+	for i, w := range want {
+		if items[i].Title != w.title || items[i].Reason != w.reason || items[i].Via != "" {
+			t.Errorf("item %d = %+v, want %q / %q", i, items[i], w.title, w.reason)
 		}
 	}
 }

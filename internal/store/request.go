@@ -259,9 +259,9 @@ func (s *Store) RequestList(ctx context.Context, f approval.RequestFilter) ([]*a
 		return nil, 0, fmt.Errorf("store: list requests: %w", err)
 	}
 	defer func() { _ = rtx.Rollback() }() // read-only: nothing to keep
-	var total int64
-	if err := rtx.QueryRowContext(ctx, `SELECT COUNT(*) FROM requests`+w.sql(), w.args...).Scan(&total); err != nil {
-		return nil, 0, fmt.Errorf("store: count requests: %w", err)
+	total, err := s.countRequests(ctx, rtx, w)
+	if err != nil {
+		return nil, 0, err
 	}
 	if total == 0 || int64(f.Offset) >= total {
 		return []*approval.Request{}, total, nil
@@ -278,6 +278,36 @@ func (s *Store) RequestList(ctx context.Context, f approval.RequestFilter) ([]*a
 		return nil, 0, fmt.Errorf("store: list requests: %w", err)
 	}
 	return out, total, nil
+}
+
+// countRequests counts the requests matching w, from the SQLite count
+// cache when nothing has committed since it was taken. The generation is
+// read before counting, so a commit racing the count only invalidates it.
+func (s *Store) countRequests(ctx context.Context, q querier, w where) (int64, error) {
+	key := ""
+	gen := s.writeGen.Load()
+	if s.dialect.name() == SQLite {
+		key = w.sql() + fmt.Sprint(w.args...)
+		s.countsMu.Lock()
+		c, ok := s.counts[key]
+		s.countsMu.Unlock()
+		if ok && c.gen == gen {
+			return c.total, nil
+		}
+	}
+	var total int64
+	if err := q.QueryRowContext(ctx, `SELECT COUNT(*) FROM requests`+w.sql(), w.args...).Scan(&total); err != nil {
+		return 0, fmt.Errorf("store: count requests: %w", err)
+	}
+	if key != "" {
+		s.countsMu.Lock()
+		if s.counts == nil || len(s.counts) > 1000 {
+			s.counts = map[string]cachedCount{}
+		}
+		s.counts[key] = cachedCount{gen: gen, total: total}
+		s.countsMu.Unlock()
+	}
+	return total, nil
 }
 
 // RequestCountByStatus counts requests in status st.

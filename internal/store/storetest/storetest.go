@@ -44,6 +44,9 @@ func Run(t *testing.T, open Open) {
 		{"Policies", testPolicies},
 		{"Keys", testKeys},
 		{"Markers", testMarkers},
+		{"Notifications", testNotifications},
+		{"DecisionLinks", testDecisionLinks},
+		{"InteractionReplays", testInteractionReplays},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -88,7 +91,7 @@ type RequestOpts struct {
 }
 
 // Request inserts a request with defaults and returns it.
-func Request(t *testing.T, s *store.Store, o *RequestOpts) *approval.Request {
+func Request(t testing.TB, s *store.Store, o *RequestOpts) *approval.Request {
 	t.Helper()
 	if o == nil {
 		o = &RequestOpts{}
