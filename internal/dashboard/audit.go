@@ -19,6 +19,8 @@ var auditEventTypes = []string{
 	approval.EventKeyCreated, approval.EventKeyUpdated, approval.EventKeyRevoked,
 	auth.EventSessionCreated, auth.EventSessionDeleted,
 	approval.EventVoted, approval.EventEscalated, approval.EventEdited,
+	approval.EventGrantCreated, approval.EventGrantUsed, approval.EventGrantRevoked,
+	approval.EventGroupSaved, approval.EventGroupDeleted,
 }
 
 // auditPage is the Data of the audit template.
@@ -50,7 +52,13 @@ func auditKind(t string) string {
 	switch {
 	case t == approval.EventCreated || t == approval.EventApproved || t == approval.EventDenied || t == approval.EventExpired:
 		return t
-	case strings.HasPrefix(t, "policy."):
+	case t == approval.EventVoted:
+		return approval.EventApproved
+	case t == approval.EventEscalated:
+		return "escalated"
+	case strings.HasPrefix(t, "grant."):
+		return "grant"
+	case strings.HasPrefix(t, "policy."), strings.HasPrefix(t, "group."):
 		return "policy"
 	case strings.HasPrefix(t, "key."):
 		return "key"
@@ -72,9 +80,13 @@ func auditDetails(typ string, raw json.RawMessage) []kv {
 	case approval.EventCreated:
 		keys = []string{"urgency", "channel"}
 	case approval.EventApproved, approval.EventDenied, approval.EventExpired:
-		keys = []string{"reason", "channel"}
+		keys = []string{"reason", "channel", "edited", "votes", "required", "grantId"}
+	case "escalated":
+		keys = []string{"step", "of", "after", "to"}
+	case "grant":
+		keys = []string{"grantId", "expiresAt", "maxUses", "uses"}
 	case "policy":
-		keys = []string{"name", "policyId"}
+		keys = []string{"name", "policyId", "group", "members"}
 	case "key":
 		keys = []string{"name", "scopes", "keyId"}
 	case "session":

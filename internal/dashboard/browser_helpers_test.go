@@ -90,7 +90,8 @@ func viewport(w, h int64, phone, dark bool) chromedp.Action[chromedp.Void] {
 	)
 }
 
-// signIn signs the tab in with key and waits for the queue.
+// signIn signs the tab in with key and waits for the queue and its
+// script.
 func signIn(t testing.TB, ctx context.Context, base, key string) {
 	t.Helper()
 	err := chromedp.Do(ctx,
@@ -99,6 +100,7 @@ func signIn(t testing.TB, ctx context.Context, base, key string) {
 		chromedp.SendKeys(chromedp.ID("key"), key),
 		chromedp.Submit(chromedp.ID("key")),
 		chromedp.WaitVisible(chromedp.CSS("[data-queue]")),
+		chromedp.WaitReady(chromedp.CSS("body.js")), // the script ran
 	)
 	if err != nil {
 		t.Fatalf("sign in: %v", err)

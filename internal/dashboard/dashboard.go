@@ -185,6 +185,9 @@ func (d *Dashboard) routes() []route {
 		{"GET /{$}", d.page(decide, d.queue)},
 		{"GET /requests/{id}", d.page(decide, d.request)},
 		{"POST /requests/{id}/decide", d.page(decide, d.decide)},
+		{"POST /requests/batch", d.page(decide, d.decideBatch)},
+		{"GET /grants", d.page(read, d.grants)},
+		{"POST /grants/{id}/revoke", d.page(decide, d.revokeGrant)},
 		{"GET /history", d.page(read, d.history)},
 		{"GET /audit", d.page(read, d.audit)},
 
@@ -198,6 +201,8 @@ func (d *Dashboard) routes() []route {
 		{"POST /policies/{id}/toggle", d.page(admin, d.togglePolicy)},
 		{"POST /policies/{id}/delete", d.page(admin, d.deletePolicy)},
 		{"POST /policies/{id}/dry-run", d.page(admin, d.dryRunPolicy)},
+		{"POST /groups", d.page(admin, d.saveGroup)},
+		{"POST /groups/{name}/delete", d.page(admin, d.deleteGroup)},
 
 		{"GET /keys", d.page(admin, d.keysPage)},
 		{"POST /keys", d.page(admin, d.createKey)},

@@ -374,6 +374,7 @@ func TestPages(t *testing.T) {
 	}
 	const csp = "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'"
 	for _, path := range []string{"/", "/?offset=100", "/requests/" + d.pending[0].ID, "/requests/" + d.decided[0].ID,
+		"/requests/" + d.pending[1].ID, "/requests/" + d.edited.ID, "/requests/" + d.byGrant.ID, "/grants",
 		"/history", "/history?status=denied&action=run_sql&from=2020-01-01&to=2099-12-31&decidedBy=bob", "/audit",
 		"/audit?eventType=approved&actor=alice", "/policies", "/policies/new", "/policies/" + polID, "/keys", "/webhooks", "/webhooks/" + hooks[0].ID} {
 		t.Run(path, func(t *testing.T) {

@@ -23,6 +23,10 @@ type demo struct {
 	adminKey string // an admin person
 	pending  []*approval.Request
 	decided  []*approval.Request
+	// edited was approved with edited params; byGrant was approved by the
+	// grant that approving gave.
+	edited  *approval.Request
+	byGrant *approval.Request
 }
 
 type demoKey struct {
@@ -84,20 +88,35 @@ func seedDemo(t testing.TB, srv *testserver.Server) *demo {
 			}
 		}
 	}
+	if _, err := a.Approvals.SaveGroup(ctx, admin, "finance-leads", []string{"alice", "slack:U04BOB", "email:carol@ourco.example"}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := a.Approvals.SaveGroup(ctx, admin, "sre-oncall", []string{"slack:U04BOB", "slack:U04SAMOPS", "maria (admin)"}); err != nil {
+		t.Fatal(err)
+	}
+	// A group from the policy file: read-only here.
+	if err := a.Approvals.SyncFileGroups(ctx, map[string][]string{"security": {"email:secops@ourco.example", "maria (admin)"}}); err != nil {
+		t.Fatal(err)
+	}
 	for _, p := range []policy.Policy{
 		{Name: "Staging deploys go ahead", Priority: 10, Enabled: true, Scope: "global", Rules: []policy.Rule{
 			{Match: map[string]any{"action": "deploy_staging"}, Decision: policy.AutoApprove},
 		}},
 		{Name: "Production changes need a person", Priority: 20, Enabled: true, Scope: "global", Rules: []policy.Rule{
 			{Match: map[string]any{"action": "deploy", "params.environment": "production"}, Decision: policy.RouteToHuman, RequireReason: true,
-				Timeout: policy.Duration(time.Hour), OnTimeout: "deny"},
+				Timeout: policy.Duration(time.Hour), OnTimeout: "deny", Approvers: []string{"group:sre-oncall", "alice"},
+				Escalate: []policy.Escalation{
+					{After: policy.Duration(15 * time.Minute), To: []string{"slack:#sre-oncall"}},
+					{After: policy.Duration(55 * time.Minute), To: []string{"email:cto@ourco.example", "slack:#incidents"}},
+				}},
 			{Match: map[string]any{"action": "run_sql"}, Decision: policy.RouteToHuman, Timeout: policy.Duration(30 * time.Minute)},
 		}},
 		{Name: "Never delete backups", Priority: 5, Enabled: true, Scope: "global", Rules: []policy.Rule{
 			{Match: map[string]any{"action": "delete_backup"}, Decision: policy.AutoDeny},
 		}},
 		{Name: "Refunds need two approvers", Priority: 30, Enabled: true, Scope: "global", Rules: []policy.Rule{
-			{Match: map[string]any{"action": "issue_refund"}, Decision: policy.RouteToHuman, Approvals: &policy.Quorum{Required: 2}},
+			{Match: map[string]any{"action": "issue_refund"}, Decision: policy.RouteToHuman,
+				Approvals: &policy.Quorum{Required: 2, From: []string{"group:finance-leads", "maria (admin)"}}},
 		}},
 		{Name: "Small refunds (draft)", Priority: 25, Enabled: false, Scope: "global", Rules: []policy.Rule{
 			{Match: map[string]any{"action": "issue_refund", "params.amount": map[string]any{"$lte": 50}}, Decision: policy.AutoApprove},
@@ -125,7 +144,8 @@ func seedDemo(t testing.TB, srv *testserver.Server) *demo {
 	type obj = map[string]any
 	// Decided ones first, so they are the oldest.
 	alice := approval.Actor{ID: keys["alice"].ID, Name: "alice", Type: approval.ActorHuman, Channel: "dashboard"}
-	bob := approval.Actor{ID: keys["bob"].ID, Name: "bob", Type: approval.ActorHuman, Channel: "slack"}
+	// bob decides from Slack, where only his Slack id counts as him.
+	bob := approval.Actor{ID: "slack:U04BOB", Name: "bob", Type: approval.ActorHuman, Channel: "slack"}
 	r := create("support-agent", "send_email", approval.UrgencyNormal,
 		obj{"to": "jordan@northwind.example", "subject": "Your replacement order has shipped", "template": "order_shipped"},
 		obj{"ticket": "SUP-4471", "reason": "Customer asked for tracking details"}, 0)
@@ -142,6 +162,42 @@ func seedDemo(t testing.TB, srv *testserver.Server) *demo {
 		create("deploy-bot", "deploy_staging", approval.UrgencyNormal, obj{"service": "web", "version": "v3.8.1"}, obj{}, 0),
 		create("data-pipeline", "delete_backup", approval.UrgencyLow, obj{"bucket": "backups-eu", "prefix": "2024/"}, obj{}, 0),
 	)
+	// An approval with edited params: alice lowers the node count.
+	r = create("deploy-bot", "scale_cluster", approval.UrgencyHigh,
+		obj{"cluster": "gke-prod-us", "nodePool": "workers", "from": 12, "to": 40, "machineType": "n2-standard-8"},
+		obj{"reason": "Black Friday traffic forecast", "costPerHourUSD": 31.4}, 0)
+	edited, err := a.Approvals.Decide(ctx, alice, r.ID, approval.DecideInput{Decision: approval.StatusApproved,
+		Reason:    "40 nodes is over this month's budget; 24 covers the forecast with headroom.",
+		RawParams: json.RawMessage(`{"cluster":"gke-prod-us","nodePool":"workers","from":12,"to":24,"machineType":"n2-standard-8","maxSurge":4}`)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	d.edited = edited
+	d.decided = append(d.decided, edited)
+	// A grant: approving a restart also approves the next ones for 4 hours.
+	tenUses := 10
+	r = create("deploy-bot", "restart_service", approval.UrgencyNormal, obj{"service": "search-indexer", "reason": "memory leak"}, obj{}, 0)
+	if r, err = a.Approvals.Decide(ctx, alice, r.ID, approval.DecideInput{Decision: approval.StatusApproved, Reason: "Known leak; restarts are safe today.",
+		Grant: &approval.GrantInput{Duration: 4 * time.Hour, MaxUses: &tenUses}}); err != nil {
+		t.Fatal(err)
+	}
+	d.decided = append(d.decided, r)
+	d.byGrant = create("deploy-bot", "restart_service", approval.UrgencyNormal, obj{"service": "search-indexer", "reason": "memory leak"}, obj{}, 0)
+	if d.byGrant.Status != approval.StatusApproved || d.byGrant.GrantID == "" {
+		t.Fatalf("the demo grant did not approve the second restart: %s", d.byGrant.Status)
+	}
+	d.decided = append(d.decided, d.byGrant)
+	// A grant given and revoked.
+	r = create("support-agent", "send_email", approval.UrgencyLow, obj{"to": "ops@ourco.example", "subject": "Daily digest"}, obj{}, 0)
+	if r, err = a.Approvals.Decide(ctx, bob, r.ID, approval.DecideInput{Decision: approval.StatusApproved, Grant: &approval.GrantInput{Duration: time.Hour}}); err != nil {
+		t.Fatal(err)
+	}
+	d.decided = append(d.decided, r)
+	if gs, _, err := a.Approvals.Grants(ctx, approval.GrantFilter{Action: "send_email", Limit: 10}); err != nil || len(gs) != 1 {
+		t.Fatalf("demo grant: %v %v", gs, err)
+	} else if _, err := a.Approvals.RevokeGrant(ctx, admin, gs[0].ID); err != nil {
+		t.Fatal(err)
+	}
 	// Pending: a realistic mix of agents, actions and urgencies.
 	d.pending = append(d.pending,
 		create("deploy-bot", "deploy", approval.UrgencyCritical,
@@ -171,6 +227,15 @@ func seedDemo(t testing.TB, srv *testserver.Server) *demo {
 		t.Fatal(err)
 	}
 	backdate(t, srv, d)
+	// The production deploy has waited past its first escalation step.
+	deploy := d.pending[0]
+	if _, err := a.Approvals.Escalate(ctx, deploy.ID, 0); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := srv.App.Store.DB().Exec(`UPDATE audit_events SET created_at = $1 WHERE request_id = $2 AND event_type = 'escalated'`,
+		time.Now().Add(-32*time.Minute).UTC(), deploy.ID); err != nil {
+		t.Fatal(err)
+	}
 	return d
 }
 
@@ -179,21 +244,22 @@ func seedDemo(t testing.TB, srv *testserver.Server) *demo {
 func backdate(t testing.TB, srv *testserver.Server, d *demo) {
 	t.Helper()
 	db := srv.App.Store.DB()
-	ago := []time.Duration{3 * time.Hour, 2*time.Hour + 10*time.Minute, 95 * time.Minute, 80 * time.Minute,
+	ago := []time.Duration{5 * time.Hour, 4*time.Hour + 20*time.Minute, 4 * time.Hour, 3*time.Hour + 30*time.Minute,
+		3 * time.Hour, 2*time.Hour + 10*time.Minute, 2 * time.Hour, 95 * time.Minute,
 		47 * time.Minute, 31 * time.Minute, 22 * time.Minute, 12 * time.Minute, 6 * time.Minute, 2 * time.Minute}
 	all := append(append([]*approval.Request{}, d.decided...), d.pending...)
 	for i, r := range all {
 		at := time.Now().Add(-ago[min(i, len(ago)-1)]).UTC()
 		for _, q := range []string{
 			`UPDATE requests SET created_at = $1, updated_at = $1 WHERE id = $2`,
-			`UPDATE requests SET decided_at = $1 WHERE id = $2 AND decided_at IS NOT NULL AND decided_by_type = 'policy'`,
-			`UPDATE audit_events SET created_at = $1 WHERE request_id = $2 AND (event_type = 'created' OR actor_type = 'policy')`,
+			`UPDATE requests SET decided_at = $1 WHERE id = $2 AND decided_at IS NOT NULL AND decided_by_type IN ('policy', 'grant')`,
+			`UPDATE audit_events SET created_at = $1 WHERE request_id = $2 AND (event_type = 'created' OR actor_type IN ('policy', 'grant'))`,
 		} {
 			if _, err := db.Exec(q, at, r.ID); err != nil {
 				t.Fatal(err)
 			}
 		}
-		if r.Status != approval.StatusPending && r.DecidedByType != approval.ActorPolicy {
+		if r.Status != approval.StatusPending && r.DecidedByType != approval.ActorPolicy && r.DecidedByType != approval.ActorGrant {
 			dec := at.Add(7 * time.Minute)
 			for _, q := range []string{
 				`UPDATE requests SET decided_at = $1, updated_at = $1 WHERE id = $2`,

@@ -108,24 +108,43 @@ func titleCase(s string) string {
 // Only these fixed texts can appear: a crafted link cannot make the page
 // say anything else.
 var toasts = map[string]string{
-	"approved":       "Approved.",
-	"denied":         "Denied.",
-	"voted":          "Your approval is recorded; the request waits for more approvals.",
-	"signed-in":      "Signed in.",
-	"policy-created": "Policy created.",
-	"policy-saved":   "Policy saved.",
-	"policy-deleted": "Policy deleted.",
-	"policy-on":      "Policy enabled.",
-	"policy-off":     "Policy disabled.",
-	"key-revoked":    "Key revoked. Its sessions have ended.",
-	"webhook-saved":  "Webhook saved.",
-	"webhook-on":     "Webhook enabled.",
-	"webhook-off":    "Webhook disabled.",
-	"webhook-del":    "Webhook deleted.",
-	"replayed":       "Delivery queued again.",
+	"approved":        "Approved.",
+	"denied":          "Denied.",
+	"voted":           "Your approval is recorded; the request waits for more approvals.",
+	"approved-edited": "Approved with edited params. The agent receives them as approvedParams.",
+	"approved-grant":  "Approved. The same agent's next requests for this action are approved until the grant ends.",
+	"grant-revoked":   "Grant revoked. New requests it covered go to a person again.",
+	"group-saved":     "Group saved.",
+	"group-deleted":   "Group deleted.",
+	"signed-in":       "Signed in.",
+	"policy-created":  "Policy created.",
+	"policy-saved":    "Policy saved.",
+	"policy-deleted":  "Policy deleted.",
+	"policy-on":       "Policy enabled.",
+	"policy-off":      "Policy disabled.",
+	"key-revoked":     "Key revoked. Its sessions have ended.",
+	"webhook-saved":   "Webhook saved.",
+	"webhook-on":      "Webhook enabled.",
+	"webhook-off":     "Webhook disabled.",
+	"webhook-del":     "Webhook deleted.",
+	"replayed":        "Delivery queued again.",
 }
 
-func toastFrom(r *http.Request) string { return toasts[r.URL.Query().Get("toast")] }
+// toastFrom returns the message ?toast= asks for. A quorum vote's toast
+// carries its count (?votes=1&of=2): numbers only, so a link still
+// cannot make the page say anything else.
+func toastFrom(r *http.Request) string {
+	q := r.URL.Query()
+	code := q.Get("toast")
+	if code == "voted" {
+		votes, err1 := strconv.Atoi(q.Get("votes"))
+		of, err2 := strconv.Atoi(q.Get("of"))
+		if err1 == nil && err2 == nil && votes > 0 && votes < of && of <= 1000 {
+			return "Your approval is recorded (" + strconv.Itoa(votes) + " of " + strconv.Itoa(of) + ")."
+		}
+	}
+	return toasts[code]
+}
 
 // truncateRunes cuts s to n characters, marking the cut.
 func truncateRunes(s string, n int) string {
@@ -133,4 +152,15 @@ func truncateRunes(s string, n int) string {
 		return s
 	}
 	return string([]rune(s)[:n]) + "…"
+}
+
+// shortID shortens an id for a narrow cell, "req_…5cdec221": its prefix
+// and its last 8 characters, which tell ids apart at a glance. The page
+// keeps the whole id in a title and the link.
+func shortID(id string) string {
+	prefix, rest, ok := strings.Cut(id, "_")
+	if !ok || len(rest) <= 12 {
+		return id
+	}
+	return prefix + "_…" + rest[len(rest)-8:]
 }

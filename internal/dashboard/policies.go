@@ -17,6 +17,37 @@ type policiesPage struct {
 	Sample   sampleForm
 	Result   *approval.DryRunResult
 	Error    string
+
+	Groups []groupRow
+	Group  groupForm // the group form as entered, with its error
+}
+
+// groupRow is one approver group and the policies that name it.
+type groupRow struct {
+	*approval.Group
+	UsedBy []string
+}
+
+// groupUsers maps group names to the names of the policies whose rules
+// name them (as approvers or a quorum's from list).
+func groupUsers(ps []approval.StoredPolicy) map[string][]string {
+	out := map[string][]string{}
+	for _, p := range ps {
+		seen := map[string]bool{}
+		for _, rule := range p.Rules {
+			list := append([]string(nil), rule.Approvers...)
+			if rule.Approvals != nil {
+				list = append(list, rule.Approvals.From...)
+			}
+			for _, a := range list {
+				if name, ok := strings.CutPrefix(a, "group:"); ok && !seen[name] {
+					seen[name] = true
+					out[name] = append(out[name], p.Name)
+				}
+			}
+		}
+	}
+	return out
 }
 
 // sampleForm is a sample request to dry-run, as entered.
@@ -153,6 +184,14 @@ func (d *Dashboard) renderPolicies(w http.ResponseWriter, r *http.Request, v *vi
 		return err
 	}
 	pg.Policies = ps
+	gs, err := d.approvals.Groups(r.Context())
+	if err != nil {
+		return err
+	}
+	users := groupUsers(ps)
+	for _, g := range gs {
+		pg.Groups = append(pg.Groups, groupRow{Group: g, UsedBy: users[g.Name]})
+	}
 	d.render(w, r, v, status, "policies", &Page{Title: "Policies", Nav: "policies", Data: pg})
 	return nil
 }

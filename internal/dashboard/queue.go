@@ -23,6 +23,8 @@ type queuePage struct {
 	Live bool
 	// Skeleton renders the card template the live script fills in.
 	Skeleton *requestView
+	// Batch is the outcome of "Approve/Deny selected" without the script.
+	Batch *queueBatch
 }
 
 // pager is the pagination of a list page: links keep the filters.
@@ -82,12 +84,24 @@ func offsetParam(r *http.Request) (int, error) {
 	return n, nil
 }
 
+// queueBatch is the outcome of a batch decision sent without the script:
+// the queue is shown again with it.
+type queueBatch struct {
+	Result *batchResult
+	Error  string
+	Reason string
+}
+
 // queue serves GET /: the pending requests, most urgent and oldest first.
 func (d *Dashboard) queue(w http.ResponseWriter, r *http.Request, v *view) error {
 	offset, err := offsetParam(r)
 	if err != nil {
 		return err
 	}
+	return d.renderQueue(w, r, v, http.StatusOK, offset, nil)
+}
+
+func (d *Dashboard) renderQueue(w http.ResponseWriter, r *http.Request, v *view, status, offset int, batch *queueBatch) error {
 	reqs, total, err := d.approvals.List(r.Context(), approval.RequestFilter{
 		Status: approval.StatusPending, Sort: approval.SortUrgency, Limit: queuePageSize, Offset: offset,
 	})
@@ -95,11 +109,15 @@ func (d *Dashboard) queue(w http.ResponseWriter, r *http.Request, v *view) error
 		return err
 	}
 	now := d.now()
-	pg := queuePage{Live: offset == 0, Skeleton: &requestView{Urgency: "normal"}}
+	pg := queuePage{Live: offset == 0, Skeleton: &requestView{Urgency: "normal"}, Batch: batch}
 	for _, req := range reqs {
 		pg.Cards = append(pg.Cards, newRequestView(req, v.p, now))
 	}
-	pg.Pager = newPager("/", r.URL.Query(), total, offset, queuePageSize, len(reqs))
-	d.render(w, r, v, http.StatusOK, "queue", &Page{Title: "Queue", Nav: "queue", Pending: total, pendingKnown: true, Data: pg})
+	q := r.URL.Query()
+	if r.Method != http.MethodGet {
+		q = nil // the pager of a batch's answer links to the plain queue
+	}
+	pg.Pager = newPager("/", q, total, offset, queuePageSize, len(reqs))
+	d.render(w, r, v, status, "queue", &Page{Title: "Queue", Nav: "queue", Pending: total, pendingKnown: true, Data: pg})
 	return nil
 }

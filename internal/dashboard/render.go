@@ -46,7 +46,7 @@ type templates struct {
 }
 
 // pageNames lists every page; parseTemplates fails when one is missing.
-var pageNames = []string{"signin", "error", "queue", "request", "history", "audit", "policies", "policy", "keys", "webhooks", "webhook"}
+var pageNames = []string{"signin", "error", "queue", "request", "history", "audit", "policies", "policy", "keys", "webhooks", "webhook", "grants"}
 
 func parseTemplates(as *assets) (*templates, error) {
 	funcs := template.FuncMap{
@@ -60,6 +60,8 @@ func parseTemplates(as *assets) (*templates, error) {
 		"lower":    strings.ToLower,
 		"title":    titleCase,
 		"decision": decisionLabel,
+		"grantFor": grantLabel,
+		"shortID":  shortID,
 		"deref": func(p *int) int {
 			if p == nil {
 				return 0

@@ -35,6 +35,12 @@ type requestView struct {
 	// Votes and Required count approvals on quorum rules (Required > 1).
 	Votes    int `json:"votes"`
 	Required int `json:"required"`
+	// Escalated is how many escalation steps fired.
+	Escalated int `json:"escalated"`
+	// Edited is true when an approver changed the params; GrantID names
+	// the grant that approved the request.
+	Edited  bool   `json:"edited,omitempty"`
+	GrantID string `json:"grantId,omitempty"`
 	// Blocker says why the signed-in key may not decide ("" when it may).
 	Blocker string `json:"blocker,omitempty"`
 
@@ -73,6 +79,9 @@ func newRequestView(r *approval.Request, p *auth.Principal, now time.Time) *requ
 		Decided:        rfc(r.DecidedAt),
 		Votes:          r.ApprovalVotes,
 		Required:       r.RequiredApprovals(),
+		Escalated:      r.EscalationLevel,
+		Edited:         r.ApprovedParams != nil,
+		GrantID:        r.GrantID,
 		req:            r,
 	}
 	v.Summary, v.More = summarize(r.Params)

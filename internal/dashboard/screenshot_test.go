@@ -1,6 +1,7 @@
 package dashboard_test
 
 import (
+	"context"
 	"os"
 	"path/filepath"
 	"testing"
@@ -42,6 +43,9 @@ func TestScreenshots(t *testing.T) {
 	if out == "" {
 		t.Skip("AGENTGATE_SCREENSHOTS not set; screenshots not taken")
 	}
+	// AGENTGATE_SCREENSHOTS_FULL=1 captures whole pages, for reviewing
+	// the layout below the fold; the docs use the viewport.
+	full := os.Getenv("AGENTGATE_SCREENSHOTS_FULL") != ""
 	if !filepath.IsAbs(out) {
 		out = filepath.Join("..", "..", out) // tests run in the package folder
 	}
@@ -63,7 +67,10 @@ func TestScreenshots(t *testing.T) {
 	type shot struct {
 		name  string
 		path  string
-		setup chromedp.Action[chromedp.Void] // after the page loaded
+		setup func(phone bool) chromedp.Action[chromedp.Void] // after the page loaded
+	}
+	same := func(a chromedp.Action[chromedp.Void]) func(bool) chromedp.Action[chromedp.Void] {
+		return func(bool) chromedp.Action[chromedp.Void] { return a }
 	}
 	req := d.pending[0].ID
 	var policyID string
@@ -79,12 +86,47 @@ func TestScreenshots(t *testing.T) {
 		{"request", "/requests/" + req, nil},
 		{"history", "/history", nil},
 		{"policies", "/policies", nil},
-		{"policy-edit", "/policies/" + policyID, chromedp.Steps(
+		{"policy-edit", "/policies/" + policyID, same(chromedp.Steps(
 			// A draft that would auto-approve SQL: the simulation shows what changes.
 			chromedp.SetValue(chromedp.ID("policy-json"), draftPolicy),
 			chromedp.Click(chromedp.CSS(`button[formaction="/policies/simulate"]`)),
 			chromedp.WaitVisible(chromedp.CSS(".sim-summary")),
-		)},
+		))},
+		{"queue-selecting", "/", func(phone bool) chromedp.Action[chromedp.Void] {
+			if phone {
+				// Selection mode: a tap on a card ticks it. The cards are
+				// tapped in the middle of the screen, clear of the bar that
+				// sticks to its bottom.
+				return chromedp.Steps(
+					chromedp.Click(chromedp.CSS("[data-select-mode]")),
+					tap("#queue > .card:nth-child(2) .card-main"),
+					tap("#queue > .card:nth-child(3) .card-main"),
+					script(`window.scrollTo(0, 0)`),
+					chromedp.WaitVisible(chromedp.CSS("form[data-bulk]")),
+				)
+			}
+			return chromedp.Steps(
+				tap("#queue > .card:nth-child(2) .pick"),
+				tap("#queue > .card:nth-child(3) .pick"),
+				script(`document.activeElement.blur(); window.scrollTo(0, 0)`),
+				chromedp.WaitVisible(chromedp.CSS("form[data-bulk]")),
+			)
+		}},
+		{"request-quorum", "/requests/" + d.pending[1].ID, nil},
+		{"request-approve-edit", "/requests/" + d.pending[5].ID, same(chromedp.Steps(
+			// Open the editor, lower the node count, and offer a grant.
+			// Opened by script: a screenshot needs no flaky click (the
+			// browser tests click it).
+			script(`document.querySelector("[data-edit-params]").open = true`),
+			chromedp.WaitVisible(chromedp.ID("params-edit")),
+			chromedp.WaitReady(chromedp.CSS("#params-edit:not([disabled])")),
+			chromedp.SetValue(chromedp.ID("params-edit"), "{\n  \"cluster\": \"gke-prod-eu\",\n  \"nodePool\": \"workers\",\n  \"from\": 12,\n  \"to\": 16\n}"),
+			chromedp.SendKeys(chromedp.ID("params-edit"), " "),
+			chromedp.SetValue(chromedp.ID("grant"), "1h"),
+			chromedp.Sleep(300*time.Millisecond),
+		))},
+		{"request-edited", "/requests/" + d.edited.ID, nil},
+		{"grants", "/grants", nil},
 		{"keys", "/keys", nil},
 		{"webhooks", "/webhooks", nil},
 		{"webhook", "/webhooks/" + hooks[1].ID, nil},
@@ -109,7 +151,11 @@ func TestScreenshots(t *testing.T) {
 			}
 			take := func(name string) {
 				t.Helper()
-				png, err := chromedp.Run(ctx, chromedp.CaptureScreenshot())
+				shoot := chromedp.CaptureScreenshot()
+				if full {
+					shoot = chromedp.FullScreenshot(100)
+				}
+				png, err := chromedp.Run(ctx, shoot)
 				if err != nil {
 					t.Fatal(err)
 				}
@@ -125,12 +171,14 @@ func TestScreenshots(t *testing.T) {
 			take("signin")
 			signIn(t, ctx, srv.URL, d.adminKey)
 			for _, s := range shots {
-				if dev.dark && s.name != "queue" && s.name != "request" {
+				if dev.dark && s.name != "queue" && s.name != "request" && s.name != "request-edited" {
 					continue
 				}
-				steps := []chromedp.Action[chromedp.Void]{chromedp.Navigate(srv.URL + s.path), chromedp.WaitVisible(chromedp.CSS("main"))}
+				// body.js: the script ran, so the layout no longer moves.
+				steps := []chromedp.Action[chromedp.Void]{chromedp.Navigate(srv.URL + s.path), chromedp.WaitVisible(chromedp.CSS("main")),
+					chromedp.WaitReady(chromedp.CSS("body.js"))}
 				if s.setup != nil {
-					steps = append(steps, s.setup)
+					steps = append(steps, s.setup(dev.phone))
 				}
 				steps = append(steps, chromedp.Sleep(400*time.Millisecond)) // let the live indicator connect and animations end
 				if err := chromedp.Do(ctx, steps...); err != nil {
@@ -140,4 +188,21 @@ func TestScreenshots(t *testing.T) {
 			}
 		})
 	}
+}
+
+// script runs a statement in the page.
+func script(js string) chromedp.Action[chromedp.Void] {
+	return chromedp.Func(func(ctx context.Context, t *chromedp.Target) error {
+		_, err := chromedp.Evaluate[any]("(() => { "+js+"; return null })()")(ctx, t)
+		return err
+	})
+}
+
+// tap clicks sel after scrolling it to the middle of the screen, clear of
+// the bars that stick to the top and the bottom.
+func tap(sel string) chromedp.Action[chromedp.Void] {
+	return chromedp.Steps(
+		script(`document.querySelector("`+sel+`").scrollIntoView({block: "center"})`),
+		chromedp.Click(chromedp.CSS(sel)),
+	)
 }

@@ -5,6 +5,7 @@
   "use strict";
 
   var body = document.body;
+  body.classList.add("js");
   var $ = function (sel, root) { return (root || document).querySelector(sel); };
   var $$ = function (sel, root) { return Array.prototype.slice.call((root || document).querySelectorAll(sel)); };
 
@@ -22,8 +23,8 @@
     return Math.floor(h / 24) + " days ago";
   }
 
-  function countdownText(ms) {
-    if (ms <= 0) return "expired";
+  function countdownText(ms, past) {
+    if (ms <= 0) return past || "expired";
     var s = Math.floor(ms / 1000);
     var d = Math.floor(s / 86400), h = Math.floor((s % 86400) / 3600), m = Math.floor((s % 3600) / 60), sec = s % 60;
     var pad = function (n) { return n < 10 ? "0" + n : "" + n; };
@@ -55,8 +56,8 @@
       var t = parseTime(el);
       if (t === null) return;
       var left = t - now;
-      el.textContent = countdownText(left);
-      el.title = "Expires " + localFmt.format(new Date(t));
+      el.textContent = countdownText(left, el.getAttribute("data-countdown-past"));
+      el.title = (el.getAttribute("data-countdown-title") || "Expires") + " " + localFmt.format(new Date(t));
       var box = el.closest(".expiry");
       if (box) {
         box.classList.toggle("is-soon", left > 0 && left < 10 * 60 * 1000);
@@ -101,6 +102,8 @@
     if (location.search.indexOf("toast=") >= 0 && window.history.replaceState) {
       var u = new URL(location.href);
       u.searchParams.delete("toast");
+      u.searchParams.delete("votes");
+      u.searchParams.delete("of");
       history.replaceState(null, "", u.pathname + (u.search ? u.search : "") + u.hash);
     }
   }
@@ -149,6 +152,11 @@
     action.textContent = r.action;
     action.setAttribute("href", "/requests/" + encodeURIComponent(r.id));
     field(card, "agent").textContent = r.agent;
+    var pick = field(card, "pick");
+    pick.value = r.id;
+    pick.checked = false;
+    pick.setAttribute("aria-label", "Select " + r.action + " from " + r.agent);
+    field(card, "result").hidden = true;
     var created = field(card, "created");
     created.setAttribute("datetime", r.created);
     created.textContent = r.createdAgo;
@@ -194,6 +202,8 @@
     if (!v) return;
     v.hidden = !(r.required > 1);
     v.textContent = r.votes + " of " + r.required + " approvals";
+    var esc = field(card, "escalated");
+    if (esc && r.escalated !== undefined) esc.hidden = !r.escalated;
   }
 
   // before reports whether card a sorts before card b: most urgent, then oldest.
@@ -227,6 +237,7 @@
     if (pageFull) { var last = queue.lastElementChild; if (last !== card) last.remove(); }
     refreshCountdowns();
     updateEmpty();
+    updateBulk();
     announce("New request: " + r.action + " from " + r.agent + ", " + r.urgency + " urgency.");
   }
 
@@ -239,6 +250,7 @@
     setTimeout(function () {
       card.remove();
       updateEmpty();
+      updateBulk();
       if (wasSelected && next) select(next);
     }, 220);
     if (why) announce(why);
@@ -257,7 +269,11 @@
       credentials: "same-origin"
     }).then(function (resp) {
       return resp.json().catch(function () { return {}; }).then(function (j) {
-        if (!resp.ok) throw new Error(j.error || "The decision was not saved (" + resp.status + ").");
+        if (!resp.ok) {
+          var err = new Error(j.error || "The decision was not saved (" + resp.status + ").");
+          err.field = j.field || "";
+          throw err;
+        }
         return j;
       });
     }).finally(function () {
@@ -268,13 +284,26 @@
   document.addEventListener("submit", function (e) {
     var form = e.target;
     if (!form.matches("form[data-decide]") || !window.fetch) return;
-    e.preventDefault();
     var card = form.closest(".card");
+    var approving = !e.submitter || e.submitter.value === "approved";
+    if (!card && approving && paramsEditor && !paramsEditor.disabled && !checkParams()) {
+      // The edited params are not a JSON object: say so next to them.
+      e.preventDefault();
+      showParamsError(paramsStatus.textContent);
+      return;
+    }
+    e.preventDefault();
+    var self = (form.getAttribute("action") || "").replace(/\/decide$/, "");
     decide(form, e.submitter).then(function (j) {
       var word = j.status === "approved" ? "Approved" : "Denied";
       if (j.status === "pending") {
         // A quorum vote: the request waits for more approvals.
-        toast("Your approval is recorded: " + j.votes + " of " + j.required + ".");
+        if (!card) {
+          var back = (new FormData(form)).get("afterVote") || self;
+          location.assign(back + "?toast=voted&votes=" + j.votes + "&of=" + j.required);
+          return;
+        }
+        toast("Your approval is recorded (" + j.votes + " of " + j.required + ").");
         if (card) {
           setVotes(card, j);
           field(card, "blocker").textContent = "You approved. Waiting for " + (j.required - j.votes) + " more.";
@@ -289,13 +318,21 @@
       if (card) {
         toast(word + " " + field(card, "action").textContent + ".");
         removeCard(card.getAttribute("data-id"));
+      } else if (j.edited || j.grant) {
+        // Stay: the page shows the approved params and the grant.
+        location.assign(self + "?toast=" + (j.grant ? "approved-grant" : "approved-edited"));
       } else {
         var next = (new FormData(form)).get("next") || "/";
         location.assign(next + (next.indexOf("?") >= 0 ? "&" : "?") + "toast=" + encodeURIComponent(j.status));
       }
     }).catch(function (err) {
-      toast(err.message, true);
-      var box = form.querySelector("textarea");
+      if (!card && err.field === "params" && paramsEditor) {
+        showParamsError(err.message);
+        return;
+      }
+      var inline = card ? null : $("[data-decide-error]");
+      if (inline) { inline.textContent = err.message; inline.hidden = false; } else { toast(err.message, true); }
+      var box = form.querySelector("textarea[name=reason]");
       if (box && /reason/i.test(err.message)) { box.setAttribute("aria-invalid", "true"); box.focus(); }
     });
   });
@@ -304,7 +341,7 @@
   document.addEventListener("toggle", function (e) {
     var d = e.target;
     if (!(d instanceof HTMLDetailsElement) || !d.open) return;
-    if (d.matches("[data-reason-box], .confirm, .menu")) {
+    if (d.matches("[data-reason-box], .confirm, .menu, .group-edit")) {
       $$("details[open]").forEach(function (o) { if (o !== d && !o.contains(d) && !o.classList.contains("jv-node")) o.open = false; });
     }
     if (d.matches("[data-reason-box]")) {
@@ -322,7 +359,10 @@
     if (!form || !form.matches("form[data-decide]")) return;
     e.preventDefault();
     var mode = form.getAttribute("data-mode") || (form.closest(".card") ? "denied" : "approved");
-    var btn = form.querySelector('button[value="' + mode + '"]:not([hidden])') || form.querySelector('button[value="denied"]');
+    var btn = form.querySelector('button[value="' + mode + '"]:not([hidden])');
+    // A card's reason box falls back to Deny; the request page never turns
+    // an approval into a deny (after a quorum vote only Deny is left).
+    if (!btn && form.closest(".card")) btn = form.querySelector('button[value="denied"]');
     if (btn) form.requestSubmit(btn);
   });
 
@@ -348,8 +388,12 @@
     select(cards[i]);
   }
 
+  // typing reports whether keys go into a field: shortcuts stay off. A
+  // ticked checkbox or a pressed button keeps them on.
   function typing(t) {
-    return t && (t.isContentEditable || /^(INPUT|TEXTAREA|SELECT)$/.test(t.tagName));
+    if (!t) return false;
+    if (t.tagName === "INPUT") return !/^(checkbox|radio|button|submit|reset)$/.test(t.type);
+    return t.isContentEditable || /^(TEXTAREA|SELECT)$/.test(t.tagName);
   }
 
   function openReason(card, mode) {
@@ -378,6 +422,7 @@
     form.classList.toggle("deny-mode", mode === "denied");
     form.classList.toggle("approve-mode", mode === "approved");
     var btn = form.querySelector(mode === "approved" ? "[data-approve]" : "[data-deny]");
+    if (!btn) { toast("Your approval is already recorded; it waits for the others.", true); return; }
     if (mode === "denied" && reason && !reason.value.trim()) {
       reason.focus();
       toast("Add a reason, then press Ctrl+Enter to deny.");
@@ -396,7 +441,11 @@
   document.addEventListener("keydown", function (e) {
     if (e.defaultPrevented || e.ctrlKey || e.metaKey || e.altKey) return;
     if (e.key === "Escape") {
-      $$("details[open]").forEach(function (d) { if (!d.classList.contains("jv-node") && !d.classList.contains("jv-long")) d.open = false; });
+      var open = $$("details[open]").filter(function (d) {
+        return !d.classList.contains("jv-node") && !d.classList.contains("jv-long") && !d.classList.contains("edit-params") && !d.classList.contains("original");
+      });
+      open.forEach(function (d) { d.open = false; });
+      if (!open.length && body.classList.contains("selecting")) setSelecting(false);
       return;
     }
     if (typing(e.target)) return;
@@ -414,6 +463,7 @@
       if (e.key === "k" || e.key === "ArrowUp" && selected) { e.preventDefault(); move(-1); return; }
       if (e.key === "Enter" && selected && e.target === selected) { location.assign(field(selected, "action").getAttribute("href")); return; }
       if (e.key === "o" && selected) { location.assign(field(selected, "action").getAttribute("href")); return; }
+      if (e.key === "x") { if (!selected) move(1); e.preventDefault(); togglePick(selected); return; }
       if (e.key === "a") { if (!selected) move(1); e.preventDefault(); cardDecide("approved"); return; }
       if (e.key === "d") { if (!selected) move(1); e.preventDefault(); cardDecide("denied"); return; }
       return;
@@ -428,6 +478,254 @@
   $$("[data-help-open]").forEach(function (b) {
     b.addEventListener("click", function () { var h = $("#help"); if (h && h.showModal) h.showModal(); });
   });
+
+  // ---- Batch decisions (queue) ---------------------------------------------------
+  // Cards have checkboxes of the bulk form (form="bulk"); without the
+  // script it posts like any form. With it the bar shows once something
+  // is ticked, counts, and decides without a reload. On phones the
+  // checkboxes show in selection mode, where a tap on a card ticks it.
+
+  var bulk = $("form[data-bulk]");
+  var bulkResultTimer = null;
+
+  function pickedBoxes() { return queue ? $$(".card:not(.is-leaving) input.pick:checked", queue) : []; }
+
+  function updateBulk() {
+    if (!bulk || !queue) return;
+    var n = pickedBoxes().length;
+    var total = $$(".card:not(.is-leaving)", queue).length;
+    $$("[data-bulk-n]", bulk).forEach(function (s) { s.textContent = n ? " (" + n + ")" : ""; });
+    $("[data-bulk-count]", bulk).textContent = String(n);
+    $("[data-bulk-counter]", bulk).hidden = n === 0;
+    $("[data-bulk-hint]", bulk).hidden = n > 0;
+    $("[data-bulk-clear]", bulk).hidden = n === 0;
+    $("[data-bulk-all]", bulk).hidden = total === 0 || n === total;
+    $$("button[type=submit]", bulk).forEach(function (b) { b.disabled = n === 0; });
+    var showing = !$("[data-bulk-result]", bulk).hidden;
+    bulk.hidden = !(n > 0 || showing || (body.classList.contains("selecting") && total > 0));
+    $$(".card", queue).forEach(function (c) {
+      var p = field(c, "pick");
+      c.classList.toggle("is-picked", !!(p && p.checked));
+    });
+  }
+
+  function togglePick(card) {
+    if (!card || !queue || !queue.contains(card)) return;
+    var p = field(card, "pick");
+    if (!p) return;
+    p.checked = !p.checked;
+    updateBulk();
+    var n = pickedBoxes().length;
+    announce((p.checked ? "Selected " : "Unselected ") + field(card, "action").textContent + ". " + plural(n, "request", "requests") + " selected.");
+  }
+
+  function setPicks(on) {
+    if (!queue) return;
+    $$(".card:not(.is-leaving) input.pick", queue).forEach(function (p) { p.checked = on; });
+    updateBulk();
+  }
+
+  var selectToggle = $("[data-select-mode]");
+
+  function setSelecting(on) {
+    body.classList.toggle("selecting", on);
+    if (selectToggle) {
+      selectToggle.setAttribute("aria-pressed", on ? "true" : "false");
+      selectToggle.textContent = on ? "Done" : "Select";
+    }
+    if (!on) setPicks(false); else updateBulk();
+  }
+
+  function showBulkResult(text, isError) {
+    var box = $("[data-bulk-result]", bulk);
+    box.textContent = text;
+    box.classList.toggle("is-error", !!isError);
+    box.hidden = false;
+    clearTimeout(bulkResultTimer);
+    bulkResultTimer = setTimeout(function () { box.hidden = true; updateBulk(); }, isError ? 8000 : 6000);
+    updateBulk();
+  }
+
+  if (bulk && queue) {
+    if (selectToggle) {
+      selectToggle.hidden = false;
+      selectToggle.addEventListener("click", function () { setSelecting(!body.classList.contains("selecting")); });
+    }
+    document.addEventListener("change", function (e) {
+      if (e.target.matches && e.target.matches("input.pick")) updateBulk();
+    });
+    // In selection mode a tap anywhere on a card ticks it.
+    queue.addEventListener("click", function (e) {
+      if (!body.classList.contains("selecting")) return;
+      var card = e.target.closest(".card");
+      if (!card || e.target.matches("input.pick")) return;
+      e.preventDefault();
+      togglePick(card);
+    });
+    $("[data-bulk-all]", bulk).addEventListener("click", function () { setPicks(true); });
+    $("[data-bulk-clear]", bulk).addEventListener("click", function () { setPicks(false); });
+    var bulkReason = $("#bulk-reason");
+    bulkReason.addEventListener("input", function () { bulkReason.removeAttribute("aria-invalid"); });
+    bulk.addEventListener("submit", function (e) {
+      if (!window.fetch) return;
+      e.preventDefault();
+      var btn = e.submitter;
+      var decision = btn ? btn.value : "approved";
+      if (!pickedBoxes().length) { showBulkResult("Select the requests to decide first.", true); return; }
+      if (decision === "denied" && !bulkReason.value.trim()) {
+        bulkReason.setAttribute("aria-invalid", "true");
+        bulkReason.focus();
+        showBulkResult("Add a reason to deny the selected requests: their agents are told why.", true);
+        return;
+      }
+      // Read the form before disabling its buttons: a disabled submitter
+      // is left out of the form data.
+      var sent = new URLSearchParams(new FormData(bulk, btn || undefined));
+      var buttons = $$("button", bulk);
+      buttons.forEach(function (b) { b.disabled = true; });
+      fetch(bulk.getAttribute("action"), {
+        method: "POST",
+        body: sent,
+        headers: { "Accept": "application/json" },
+        credentials: "same-origin"
+      }).then(function (resp) {
+        return resp.json().catch(function () { return {}; }).then(function (j) {
+          if (!resp.ok) throw new Error(j.error || "The decisions were not saved (" + resp.status + ").");
+          return j;
+        });
+      }).then(function (j) {
+        (j.results || []).forEach(function (it) {
+          var card = document.getElementById("r-" + it.id);
+          if (!card) return;
+          field(card, "pick").checked = false;
+          if (it.ok && it.outcome !== "voted") { removeCard(it.id); return; }
+          var res = field(card, "result");
+          res.textContent = it.label.charAt(0).toUpperCase() + it.label.slice(1);
+          res.title = it.message || "";
+          res.classList.toggle("is-ok", !!it.ok);
+          res.hidden = false;
+        });
+        bulkReason.value = "";
+        showBulkResult(j.summary || "Done.", j.failed > 0 && j.done === 0);
+        announce(j.summary || "");
+      }).catch(function (err) {
+        showBulkResult(err.message, true);
+      }).finally(function () {
+        buttons.forEach(function (b) { b.disabled = false; });
+        updateBulk();
+      });
+    });
+    updateBulk();
+  }
+
+  // ---- Approve with edited params (request page) ----------------------------------
+
+  var paramsEditor = $("#params-edit");
+  var paramsStatus = $("[data-params-status]");
+
+  function paramsObject() {
+    try {
+      var v = JSON.parse(paramsEditor.value);
+      if (v === null || typeof v !== "object" || Array.isArray(v)) return { error: "Params must be a JSON object, such as {\"amount\": 100}." };
+      return { value: v };
+    } catch (err) {
+      return { error: "Not valid JSON: " + err.message };
+    }
+  }
+
+  function changedKeys(a, b) {
+    var keys = Object.keys(a);
+    Object.keys(b).forEach(function (k) { if (keys.indexOf(k) < 0) keys.push(k); });
+    return keys.filter(function (k) { return JSON.stringify(a[k]) !== JSON.stringify(b[k]); });
+  }
+
+  function checkParams() {
+    if (!paramsEditor) return true;
+    var box = paramsEditor.closest("details");
+    var label = $("[data-approve-label]");
+    var summary = $("[data-edit-summary]");
+    var res = paramsObject();
+    if (res.error) {
+      paramsStatus.textContent = res.error;
+      paramsStatus.className = "editor-status is-bad";
+      paramsEditor.setAttribute("aria-invalid", "true");
+      if (summary) summary.textContent = "not valid yet";
+      if (label) label.textContent = "Approve";
+      return false;
+    }
+    paramsEditor.removeAttribute("aria-invalid");
+    var orig = {};
+    try { orig = JSON.parse(paramsEditor.getAttribute("data-original") || "{}"); } catch (err) { orig = {}; }
+    var changed = changedKeys(orig, res.value);
+    paramsStatus.textContent = changed.length ? "Valid JSON object · changed: " + changed.join(", ") : "Valid JSON object · no changes yet";
+    paramsStatus.className = "editor-status is-good";
+    if (summary) summary.textContent = changed.length ? plural(changed.length, "change", "changes") : "";
+    if (label) label.textContent = changed.length && box.open ? "Approve with edits" : "Approve";
+    setEditNote(box.open ? changed : []);
+    return true;
+  }
+
+  // The decision panel says when Approve sends edited params.
+  function setEditNote(changed) {
+    var note = $("[data-edit-note]");
+    if (!note) return;
+    note.hidden = !changed.length;
+    note.textContent = changed.length ? "Approving sends your edits to the agent (" + changed.join(", ") + ")." : "";
+  }
+
+  function showParamsError(text) {
+    var err = $("[data-params-error]");
+    var box = paramsEditor.closest("details");
+    box.open = true;
+    err.textContent = text;
+    err.hidden = false;
+    paramsEditor.setAttribute("aria-invalid", "true");
+    paramsEditor.setAttribute("aria-describedby", "params-help params-error");
+    paramsEditor.focus();
+  }
+
+  if (paramsEditor) {
+    var editBox = paramsEditor.closest("details");
+    // A closed editor sends nothing: the request's own params are approved.
+    var syncEditor = function () {
+      paramsEditor.disabled = !editBox.open;
+      if (editBox.open) { checkParams(); return; }
+      var label = $("[data-approve-label]");
+      if (label) label.textContent = "Approve";
+      var summary = $("[data-edit-summary]");
+      if (summary) summary.textContent = "";
+      setEditNote([]);
+    };
+    editBox.addEventListener("toggle", function () { syncEditor(); if (editBox.open) paramsEditor.focus(); });
+    syncEditor();
+    var paramsTimer = null;
+    paramsEditor.addEventListener("input", function () {
+      var err = $("[data-params-error]");
+      if (err) err.hidden = true;
+      clearTimeout(paramsTimer);
+      paramsTimer = setTimeout(checkParams, 200);
+    });
+    paramsEditor.addEventListener("keydown", function (e) {
+      if (e.key === "Tab" && !e.shiftKey && !e.ctrlKey && !e.metaKey) {
+        e.preventDefault();
+        paramsEditor.setRangeText("  ", paramsEditor.selectionStart, paramsEditor.selectionEnd, "end");
+      }
+    });
+  }
+
+  // The grant's max uses matter only once a duration is chosen.
+  var grantSelect = $("[data-grant]");
+  if (grantSelect) {
+    var uses = $("[data-grant-uses]");
+    var grantHelp = $("#grant-help");
+    var syncGrant = function () {
+      uses.hidden = !grantSelect.value;
+      if (grantHelp) grantHelp.hidden = !grantSelect.value;
+      if (!grantSelect.value) uses.querySelector("input").value = "";
+    };
+    grantSelect.addEventListener("change", syncGrant);
+    syncGrant();
+  }
 
   // ---- Live updates ----------------------------------------------------------
 
@@ -480,6 +778,7 @@
     es.addEventListener("request.decided", onChange);
     es.addEventListener("request.expired", onChange);
     es.addEventListener("request.voted", onChange);
+    es.addEventListener("request.escalated", onChange);
   }
 
   // ---- Small enhancements ------------------------------------------------------
