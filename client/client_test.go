@@ -250,10 +250,9 @@ func TestErrors(t *testing.T) {
 
 func TestUnreachable(t *testing.T) {
 	t.Parallel()
-	// A port nobody listens on: take one, then close it.
-	srv := testserver.Start(t, nil)
-	base := srv.URL
-	srv.Stop()
+	// Port 1 on loopback: below the ephemeral range, so no parallel test's
+	// server can take it, and nothing listens there (connection refused).
+	base := "http://127.0.0.1:1"
 	rec := &sleeps{}
 	c := mustNew(t, base, "agk_x", WithRetry(3, time.Millisecond, time.Millisecond))
 	c.sleep = rec.sleep
