@@ -55,7 +55,7 @@ func newBenchStack(b *testing.B, dbURL string, receiverURL string, subscribers i
 		b.Fatal(err)
 	}
 	workers := river.NewWorkers()
-	river.AddWorker(workers, wh.Worker())
+	wh.AddWorkers(workers)
 	runner, err := jobs.New(st, jobs.Options{Workers: workers, Queues: map[string]int{webhook.QueueName: cfg.WebhookWorkers}, Logger: log})
 	if err != nil {
 		b.Fatal(err)
