@@ -24,8 +24,9 @@ import (
 )
 
 // benchStack is the approval service with the webhook hook on a new
-// database, and a job runner that is not started: creating requests
-// enqueues deliveries, and nothing works them until start is called.
+// database, and a job runner that is not started: sealing enqueues batch
+// jobs, and nothing works them until the runner is started (or a test
+// runs one with DeliverBatch). The sealer does not run by itself either.
 type benchStack struct {
 	st        *store.Store
 	approvals *approval.Service
@@ -33,7 +34,7 @@ type benchStack struct {
 	runner    *jobs.Runner
 }
 
-func newBenchStack(b *testing.B, dbURL string, receiverURL string, subscribers int) *benchStack {
+func newBenchStack(b testing.TB, dbURL string, receiverURL string, subscribers int) *benchStack {
 	b.Helper()
 	cfg, err := config.Load()
 	if err != nil {
@@ -71,7 +72,7 @@ func newBenchStack(b *testing.B, dbURL string, receiverURL string, subscribers i
 	return &benchStack{st: st, approvals: svc, webhooks: wh, runner: runner}
 }
 
-func (s *benchStack) pendingJobs(b *testing.B) int {
+func (s *benchStack) pendingJobs(b testing.TB) int {
 	var n int
 	if err := s.st.DB().QueryRow(`SELECT COUNT(*) FROM river_job WHERE state NOT IN ('completed', 'cancelled', 'discarded')`).Scan(&n); err != nil {
 		b.Fatal(err)

@@ -44,11 +44,18 @@ type receiver struct {
 	hits    []hit
 	notify  chan struct{}
 	respond func(n int) int
+	// hang, when set, makes the receiver record a hit and then not answer
+	// it (until the sender gives up) when it returns true for the body.
+	hang func(body []byte) bool
 }
 
 func newReceiver(t testing.TB, respond func(n int) int) *receiver {
+	return newHangingReceiver(t, respond, nil)
+}
+
+func newHangingReceiver(t testing.TB, respond func(n int) int, hang func(body []byte) bool) *receiver {
 	t.Helper()
-	rc := &receiver{notify: make(chan struct{}, 1), respond: respond}
+	rc := &receiver{notify: make(chan struct{}, 1), respond: respond, hang: hang}
 	rc.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		body, _ := io.ReadAll(r.Body)
 		rc.mu.Lock()
@@ -58,6 +65,10 @@ func newReceiver(t testing.TB, respond func(n int) int) *receiver {
 		select {
 		case rc.notify <- struct{}{}:
 		default:
+		}
+		if rc.hang != nil && rc.hang(body) {
+			<-r.Context().Done()
+			return
 		}
 		status := http.StatusOK
 		if rc.respond != nil {
@@ -994,4 +1005,57 @@ func TestEscalatedEvent(t *testing.T) {
 			t.Fatalf("delivery %s: %v", h.body, err)
 		}
 	})
+}
+
+// TestAttemptsSpanBatchAndRetries: the batch job's attempt is the first of
+// AGENTGATE_WEBHOOK_MAX_ATTEMPTS; the retry job makes the rest, numbered
+// on, under the same id, and then the delivery fails. With one attempt
+// there is no retry job at all.
+func TestAttemptsSpanBatchAndRetries(t *testing.T) {
+	t.Parallel()
+	for _, maxAttempts := range []int{1, 3} {
+		t.Run(fmt.Sprintf("max=%d", maxAttempts), func(t *testing.T) {
+			t.Parallel()
+			onBothDatabases(t, func(t *testing.T, dbURL string) {
+				rc := newReceiver(t, func(int) int { return http.StatusServiceUnavailable })
+				s := testserver.Start(t, &testserver.Options{DatabaseURL: dbURL, Configure: func(c *config.Config) {
+					fastRetries(10 * time.Millisecond)(c)
+					c.WebhookMaxAttempts = maxAttempts
+				}})
+				wh := createWebhook(t, s, rc.URL, []string{"request.created"}, testSecret)
+				createRequest(t, s.URL, s.AdminKey, "always.failing")
+				hits := rc.waitHits(t, maxAttempts, 15*time.Second)
+				for i, h := range hits {
+					verify(t, testSecret, h)
+					if got := h.header.Get(webhook.HeaderAttempt); got != strconv.Itoa(i+1) {
+						t.Errorf("POST %d has attempt %s", i+1, got)
+					}
+					if h.header.Get(webhook.HeaderDelivery) != hits[0].header.Get(webhook.HeaderDelivery) {
+						t.Errorf("POST %d has another delivery id", i+1)
+					}
+				}
+				eventually(t, 10*time.Second, "the delivery to fail", func() bool {
+					l := deliveries(t, s, wh.ID, "?status=failed")
+					return len(l.Deliveries) == 1 && l.Deliveries[0].Attempts == maxAttempts
+				})
+				db := s.App.Store.DB()
+				eventually(t, 10*time.Second, "every webhook job to end", func() bool {
+					var n int
+					err := db.QueryRow(`SELECT COUNT(*) FROM river_job WHERE queue = 'webhook'
+						AND state NOT IN ('completed', 'cancelled', 'discarded')`).Scan(&n)
+					return err == nil && n == 0
+				})
+				var retries int
+				if err := db.QueryRow(`SELECT COUNT(*) FROM river_job WHERE kind = 'agentgate.webhook_delivery'`).Scan(&retries); err != nil {
+					t.Fatal(err)
+				}
+				if want := min(maxAttempts-1, 1); retries != want {
+					t.Errorf("%d retry jobs, want %d", retries, want)
+				}
+				if n := len(rc.all()); n != maxAttempts {
+					t.Errorf("receiver got %d POSTs, want %d", n, maxAttempts)
+				}
+			})
+		})
+	}
 }

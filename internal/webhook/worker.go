@@ -159,7 +159,7 @@ func errorText(r Result) string {
 
 // snoozeMin is the least wait before a delivery's next attempt that makes
 // its job snooze rather than send a little early.
-const snoozeMin = 50 * time.Millisecond
+const snoozeMin = 5 * time.Millisecond
 
 // deliver runs one attempt of the delivery of a for River job jobID.
 func (s *Service) deliver(ctx context.Context, a DeliveryArgs, jobID int64, attempt, maxAttempts int) error {
