@@ -375,7 +375,6 @@ func TestBatchInterrupted(t *testing.T) {
 	})
 }
 
-
 // TestBatchForInactiveWebhook: a webhook disabled or deleted between the
 // seal and its batch job gets nothing; the deliveries are recorded
 // canceled with the reason and their data, and once the webhook is
