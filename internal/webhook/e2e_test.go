@@ -263,32 +263,12 @@ func verify(t testing.TB, secret string, h hit) {
 	}
 }
 
-// batchCoverage reads the batch jobs of webhook webhookID, fails t unless
-// their seq ranges are disjoint, and returns how many "created" audit
+// batchCoverage fails t unless the seq ranges of batches (the batch jobs
+// of one webhook) are disjoint, and returns how many "created" audit
 // events the ranges hold.
-func batchCoverage(t testing.TB, db *sql.DB, webhookID string) int {
+func batchCoverage(t testing.TB, db *sql.DB, batches []webhook.BatchArgs) int {
 	t.Helper()
-	rows, err := db.Query(`SELECT args FROM river_job WHERE kind = 'agentgate.webhook_batch'`)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var batches []webhook.BatchArgs
-	for rows.Next() {
-		var raw []byte
-		var a webhook.BatchArgs
-		if err := rows.Scan(&raw); err != nil {
-			t.Fatal(err)
-		}
-		if err := json.Unmarshal(raw, &a); err != nil {
-			t.Fatal(err)
-		}
-		if a.WebhookID == webhookID {
-			batches = append(batches, a)
-		}
-	}
-	if err := errors.Join(rows.Err(), rows.Close()); err != nil {
-		t.Fatal(err)
-	}
+	batches = slices.Clone(batches)
 	slices.SortFunc(batches, func(a, b webhook.BatchArgs) int { return cmp.Compare(a.FromSeq, b.FromSeq) })
 	n := 0
 	for i, a := range batches {
@@ -927,13 +907,32 @@ func TestTwoServersPostgresExactlyOnce(t *testing.T) {
 	if batches == 0 || batches > 2*events || again != 0 || retries != 0 {
 		t.Errorf("%d batch jobs (want 1 to %d), %d of them worked more than once, %d retry jobs (want 0)", batches, 2*events, again, retries)
 	}
+	rows, err := db.Query(`SELECT args FROM river_job WHERE kind = 'agentgate.webhook_batch'`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	byWebhook := map[string][]webhook.BatchArgs{}
+	for rows.Next() {
+		var raw []byte
+		var a webhook.BatchArgs
+		if err := rows.Scan(&raw); err != nil {
+			t.Fatal(err)
+		}
+		if err := json.Unmarshal(raw, &a); err != nil {
+			t.Fatal(err)
+		}
+		byWebhook[a.WebhookID] = append(byWebhook[a.WebhookID], a)
+	}
+	if err := errors.Join(rows.Err(), rows.Close()); err != nil {
+		t.Fatal(err)
+	}
 	for _, wh := range whs {
-		if covered := batchCoverage(t, db, wh.ID); covered != events {
+		if covered := batchCoverage(t, db, byWebhook[wh.ID]); covered != events {
 			t.Errorf("webhook %s: its batch jobs cover %d created events, want %d", wh.ID, covered, events)
 		}
 	}
 	t.Logf("%d batch jobs for %d deliveries", batches, 2*events)
-	rows, err := s1.App.Store.DB().Query(`SELECT attempted_by[1], COUNT(*) FROM river_job WHERE kind = 'agentgate.webhook_batch' GROUP BY 1 ORDER BY 1`)
+	rows, err = s1.App.Store.DB().Query(`SELECT attempted_by[1], COUNT(*) FROM river_job WHERE kind = 'agentgate.webhook_batch' GROUP BY 1 ORDER BY 1`)
 	if err != nil {
 		t.Fatal(err)
 	}
