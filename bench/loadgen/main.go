@@ -38,6 +38,7 @@ type options struct {
 	rows                   int
 	waiters                int
 	jsonOut                bool
+	replicas               int
 }
 
 func main() {
@@ -52,6 +53,7 @@ func main() {
 	flag.IntVar(&o.rows, "rows", 10000, "pending rows present for the list scenario")
 	flag.IntVar(&o.waiters, "waiters", 1000, "concurrent waiters for the waiters and roundtrip scenarios")
 	flag.BoolVar(&o.jsonOut, "json", false, "print the result as JSON")
+	flag.IntVar(&o.replicas, "replicas", 1, "server processes to start on the same database (PostgreSQL); workers spread over them")
 	flag.Parse()
 	if err := run(o); err != nil {
 		fmt.Fprintln(os.Stderr, "loadgen:", err)
@@ -206,19 +208,41 @@ func percentile(sorted []time.Duration, p float64) float64 {
 
 func run(o options) error {
 	var srv *server
+	var servers []*server
 	if o.url == "" {
 		if o.bin == "" {
 			return errors.New("-bin or -url is required")
 		}
-		var err error
-		if srv, err = startServer(o); err != nil {
-			return err
+		if o.replicas > 1 && !strings.HasPrefix(o.db, "postgres") {
+			return errors.New("-replicas needs a PostgreSQL -db")
 		}
-		defer srv.stop()
+		for range max(1, o.replicas) {
+			s, err := startServer(o)
+			if err != nil {
+				return err
+			}
+			defer s.stop()
+			servers = append(servers, s)
+		}
+		srv = servers[0]
 		o.url = srv.url
 	}
 	tr := &http.Transport{MaxIdleConnsPerHost: 20000, MaxConnsPerHost: 0, IdleConnTimeout: time.Minute}
 	c := &client{http: &http.Client{Transport: tr, Timeout: 2 * time.Minute}, url: o.url}
+	clients := []*client{c}
+	for _, s := range servers[min(1, len(servers)):] {
+		clients = append(clients, &client{http: c.http, url: s.url})
+	}
+	// cl spreads the workers over the replicas.
+	cl := func(worker int) *client { return clients[worker%len(clients)] }
+	cpuAll := func() (cpu time.Duration, rss, hwm int64) {
+		for _, s := range servers {
+			c, r, h := procStats(s.cmd.Process.Pid)
+			cpu += c
+			rss, hwm = rss+r, max(hwm, h)
+		}
+		return
+	}
 	ctx := context.Background()
 	agent := c.mustJSON(ctx, "POST", "/api/keys", o.adminKey, map[string]any{"name": "loadgen-agent", "scopes": []string{"request:create", "request:read"}}, 201)["key"].(string)
 	human := c.mustJSON(ctx, "POST", "/api/keys", o.adminKey, map[string]any{"name": "loadgen-human", "scopes": []string{"request:decide", "request:read"}}, 201)["key"].(string)
@@ -235,8 +259,8 @@ func run(o options) error {
 	var op func(ctx context.Context, worker int, i int64) error
 	switch o.scenario {
 	case "create":
-		op = func(ctx context.Context, _ int, _ int64) error {
-			return expect(c.do(ctx, "POST", "/api/requests", agent, body))(201)
+		op = func(ctx context.Context, w int, _ int64) error {
+			return expect(cl(w).do(ctx, "POST", "/api/requests", agent, body))(201)
 		}
 	case "create-auto":
 		c.mustJSON(ctx, "POST", "/api/policies", o.adminKey, map[string]any{"name": "auto", "priority": 1,
@@ -246,8 +270,8 @@ func run(o options) error {
 		}
 	case "get":
 		id := c.mustJSON(ctx, "POST", "/api/requests", agent, json.RawMessage(body), 201)["id"].(string)
-		op = func(ctx context.Context, _ int, _ int64) error {
-			return expect(c.do(ctx, "GET", "/api/requests/"+id, agent, nil))(200)
+		op = func(ctx context.Context, w int, _ int64) error {
+			return expect(cl(w).do(ctx, "GET", "/api/requests/"+id, agent, nil))(200)
 		}
 	case "list":
 		fill(ctx, c, agent, body, o.rows)
@@ -273,7 +297,7 @@ func run(o options) error {
 	load(ctx, o.concurrency, time.Second, op)
 	var cpu0 time.Duration
 	if srv != nil {
-		cpu0, _, _ = procStats(srv.cmd.Process.Pid)
+		cpu0, _, _ = cpuAll()
 	}
 	lat, errs, elapsed := load(ctx, o.concurrency, o.duration, op)
 	slices.Sort(lat)
@@ -283,8 +307,11 @@ func run(o options) error {
 	res.OpsPerSec = float64(len(lat)) / elapsed.Seconds()
 	res.P50ms, res.P95ms, res.P99ms = percentile(lat, .50), percentile(lat, .95), percentile(lat, .99)
 	if srv != nil {
-		cpu, rss, hwm := procStats(srv.cmd.Process.Pid)
+		cpu, rss, hwm := cpuAll()
 		res.ServerCPUs, res.ServerRSSMB, res.PeakRSSMB = (cpu - cpu0).Seconds(), float64(rss)/1024, float64(hwm)/1024
+	}
+	if len(servers) > 1 {
+		res.Note = fmt.Sprintf("%d replicas on one PostgreSQL (CPU summed, RSS summed, peak is the largest)", len(servers))
 	}
 	return report(o, res)
 }

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/http/httptest"
+	"os"
 	"slices"
 	"sync"
 	"sync/atomic"
@@ -55,7 +56,12 @@ func (c *cluster) sdk(t *testing.T, i int, key string) *client.Client {
 // TestReplicas runs three real server processes on one PostgreSQL schema
 // and checks that nothing depends on which process a client reaches.
 func TestReplicas(t *testing.T) {
-	c := startCluster(t, 3)
+	var extra []string
+	redisURL := os.Getenv("AGENTGATE_TEST_REDIS_URL")
+	if redisURL != "" {
+		extra = append(extra, "REDIS_URL="+redisURL)
+	}
+	c := startCluster(t, 3, extra...)
 	ctx, cancel := context.WithTimeout(t.Context(), 2*time.Minute)
 	defer cancel()
 	admin := c.sdk(t, 0, c.admin)
@@ -168,6 +174,22 @@ func TestReplicas(t *testing.T) {
 		}
 	})
 
+	t.Run("a policy saved on A is in force on B for the next request", func(t *testing.T) {
+		// Warm B's policy cache first, so a stale cache would show.
+		if _, err := agentB.Request(ctx, client.RequestInput{Action: "replica.policy"}); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := admin.CreatePolicy(ctx, client.PolicyInput{Name: "replica auto", Priority: new(1), Rules: []client.Rule{
+			{Match: map[string]any{"action": "replica.policy"}, Decision: client.DecisionAutoApprove},
+		}}); err != nil {
+			t.Fatal(err)
+		}
+		r, err := agentB.Request(ctx, client.RequestInput{Action: "replica.policy"})
+		if err != nil || r.Status != client.StatusApproved {
+			t.Fatalf("request on B right after the policy was saved on A: %v %s", err, r.Status)
+		}
+	})
+
 	t.Run("a timer fires once", func(t *testing.T) {
 		r, err := agentB.Request(ctx, client.RequestInput{Action: "replica.expire", ExpiresAt: time.Now().Add(600 * time.Millisecond)})
 		if err != nil {
@@ -189,6 +211,38 @@ func TestReplicas(t *testing.T) {
 		}
 		if n != 1 {
 			t.Fatalf("%d expiry events across three processes, want 1", n)
+		}
+	})
+
+	t.Run("a rate limit is shared", func(t *testing.T) {
+		if redisURL == "" {
+			t.Skip("AGENTGATE_TEST_REDIS_URL not set; the shared rate limit needs Redis (CI sets it)")
+		}
+		limit := 10
+		k, err := admin.CreateKey(ctx, client.KeyInput{Name: "limited", Scopes: []client.Scope{client.ScopeRequestRead}, RateLimit: &limit})
+		if err != nil {
+			t.Fatal(err)
+		}
+		ok, limited := 0, 0
+		for i := range 30 {
+			req, _ := http.NewRequestWithContext(ctx, "GET", c.procs[i%3].url+"/api/me", nil)
+			req.Header.Set("Authorization", "Bearer "+k.Secret)
+			resp, err := http.DefaultClient.Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			resp.Body.Close()
+			switch resp.StatusCode {
+			case 200:
+				ok++
+			case 429:
+				limited++
+			default:
+				t.Fatalf("status %d", resp.StatusCode)
+			}
+		}
+		if ok != limit || limited != 30-limit {
+			t.Fatalf("%d allowed and %d limited across three processes, want %d and %d", ok, limited, limit, 30-limit)
 		}
 	})
 

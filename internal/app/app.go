@@ -13,6 +13,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/url"
 	"os"
 	"strings"
 	"sync"
@@ -24,6 +25,7 @@ import (
 	"github.com/agentgate/agentgate/internal/approval"
 	"github.com/agentgate/agentgate/internal/auth"
 	"github.com/agentgate/agentgate/internal/config"
+	"github.com/agentgate/agentgate/internal/dashboard"
 	"github.com/agentgate/agentgate/internal/events"
 	"github.com/agentgate/agentgate/internal/httpapi"
 	"github.com/agentgate/agentgate/internal/jobs"
@@ -50,6 +52,8 @@ type App struct {
 	Jobs      *jobs.Runner
 	API       *httpapi.Server
 	Limiter   ratelimit.Limiter
+	Sessions  *auth.Sessions
+	Dashboard *dashboard.Dashboard
 	Webhooks  *webhook.Service
 
 	pgBus *events.Postgres
@@ -194,7 +198,33 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger, out io.Write
 	for _, rt := range mcp.Routes(a.Approvals, mcp.HTTPOptions{MaxBodyBytes: cfg.MaxBodyBytes, Version: Version, Logger: log}) {
 		a.API.Handle(rt)
 	}
+	if err := a.mountDashboard(); err != nil {
+		st.Close()
+		return nil, err
+	}
 	return a, nil
+}
+
+// mountDashboard serves the web console on the API's port: sessions in
+// the database (so they work on every replica), pages on the API's mux.
+func (a *App) mountDashboard() error {
+	cfg := a.Config
+	a.Sessions = auth.NewSessions(a.Store, a.Auth, auth.SessionConfig{TTL: cfg.SessionTTL})
+	dcfg := dashboard.Config{SecureCookies: cfg.SecureCookies()}
+	if cfg.BaseURL != "" {
+		if u, err := url.Parse(cfg.BaseURL); err == nil {
+			dcfg.TrustedOrigins = append(dcfg.TrustedOrigins, u.Scheme+"://"+u.Host)
+		}
+	}
+	d, err := dashboard.New(dcfg, dashboard.Deps{
+		Approvals: a.Approvals, Keys: a.Auth, Sessions: a.Sessions, Hub: a.Hub, Webhooks: a.Webhooks, Logger: a.Log,
+	})
+	if err != nil {
+		return err
+	}
+	a.Dashboard = d
+	d.Register(a.API)
+	return nil
 }
 
 // loadPolicyFile makes the stored file policies match AGENTGATE_POLICY_FILE.

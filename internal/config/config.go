@@ -62,6 +62,9 @@ type Config struct {
 	TLSCert          string   `env:"AGENTGATE_TLS_CERT"`
 	TLSKey           string   `env:"AGENTGATE_TLS_KEY"`
 	MaxParamsKeys    int      `env:"AGENTGATE_MAX_PARAMS_KEYS" envDefault:"256"`
+
+	// Dashboard (docs/dashboard.md).
+	SessionTTL time.Duration `env:"AGENTGATE_SESSION_TTL" envDefault:"12h"`
 }
 
 // Load reads the configuration from the environment and validates it.
@@ -136,7 +139,7 @@ func (c *Config) Validate() error {
 	}{{"AGENTGATE_SHUTDOWN_TIMEOUT", c.ShutdownTimeout}, {"AGENTGATE_READ_HEADER_TIMEOUT", c.ReadHeaderTO},
 		{"AGENTGATE_READ_TIMEOUT", c.ReadTimeout}, {"AGENTGATE_WRITE_TIMEOUT", c.WriteTimeout}, {"AGENTGATE_IDLE_TIMEOUT", c.IdleTimeout},
 		{"AGENTGATE_MAX_WAIT", c.MaxWait}, {"AGENTGATE_EXPIRY_SWEEP_INTERVAL", c.ExpirySweep},
-		{"AGENTGATE_AUDIT_SEAL_INTERVAL", c.AuditSealInterval}} {
+		{"AGENTGATE_AUDIT_SEAL_INTERVAL", c.AuditSealInterval}, {"AGENTGATE_SESSION_TTL", c.SessionTTL}} {
 		if d.v <= 0 {
 			errs = append(errs, fmt.Errorf("%s must be positive", d.name))
 		}
@@ -147,6 +150,13 @@ func (c *Config) Validate() error {
 
 // Addr is the listen address.
 func (c *Config) Addr() string { return fmt.Sprintf("%s:%d", c.Host, c.Port) }
+
+// SecureCookies reports whether cookies must be marked Secure whatever
+// the request: the public URL is https, so a TLS-terminating proxy sits in
+// front even when the request reached us in plain HTTP.
+func (c *Config) SecureCookies() bool {
+	return strings.HasPrefix(strings.ToLower(c.BaseURL), "https://")
+}
 
 // PublicURL is where people and integrations reach the server.
 func (c *Config) PublicURL() string {

@@ -2,7 +2,6 @@ package httpapi
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"net/http"
 	"slices"
@@ -11,7 +10,6 @@ import (
 	"time"
 
 	"github.com/agentgate/agentgate/internal/approval"
-	"github.com/agentgate/agentgate/internal/events"
 	"github.com/agentgate/agentgate/internal/wire"
 )
 
@@ -122,80 +120,14 @@ func (s *Server) streamEvents(w http.ResponseWriter, r *http.Request) error {
 	}
 	defer release()
 
-	sub := s.hub.SubscribeAll(1024)
-	defer sub.Close()
-	rc := http.NewResponseController(w)
-	h := w.Header()
-	h.Set("Content-Type", "text/event-stream")
-	h.Set("Cache-Control", "no-cache")
-	h.Set("Connection", "keep-alive")
-	h.Set("X-Accel-Buffering", "no")
-	w.WriteHeader(http.StatusOK)
-
-	write := func(chunk string) error {
-		_ = rc.SetWriteDeadline(time.Now().Add(30 * time.Second))
-		if _, err := fmt.Fprint(w, chunk); err != nil {
-			return err
-		}
-		return rc.Flush()
-	}
-	now := time.Now
-	sent := map[int64]bool{} // replayed ids, so live copies are not sent twice
-	emit := func(id int64, typ string, req *approval.Request) error {
-		if !f.match(typ, req) {
-			return nil
-		}
-		b, err := json.Marshal(StreamEvent{ID: strconv.FormatInt(id, 10), Type: typ, Request: wire.ToRequest(req, now())})
-		if err != nil {
-			return err
-		}
-		return write(fmt.Sprintf("id: %d\nevent: %s\ndata: %s\n\n", id, typ, b))
-	}
-	if err := write("retry: 3000\n: connected\n\n"); err != nil {
-		return nil
-	}
-	if lastID > 0 {
-		missed, err := s.approvals.EventsSince(r.Context(), lastID, 10_000)
-		if err != nil {
-			return nil // headers are out; the client reconnects and retries
-		}
-		for _, e := range missed {
-			sent[e.ID] = true
-			if err := emit(e.ID, e.Type, e.Request); err != nil {
-				return nil
-			}
-		}
-	}
-	heartbeat := time.NewTicker(s.cfg.Heartbeat)
-	defer heartbeat.Stop()
-	for {
-		select {
-		case <-r.Context().Done():
-			return nil
-		case <-heartbeat.C:
-			if err := write(": heartbeat\n\n"); err != nil {
-				return nil
-			}
-		case m := <-sub.C:
-			if m.Type == events.TypeResync || sub.Overflowed() {
-				// Events may be lost: end the stream, the client
-				// reconnects with Last-Event-ID and replays them.
-				return nil
-			}
-			if sent[m.ID] {
-				continue
-			}
-			req := m.Request
-			if req == nil {
-				if req, err = s.approvals.Get(r.Context(), m.RequestID); err != nil {
-					continue
-				}
-			}
-			if err := emit(m.ID, m.Type, req); err != nil {
-				return nil
-			}
-		}
-	}
+	EventStream{
+		Approvals:   s.approvals,
+		Hub:         s.hub,
+		Match:       f.match,
+		LastEventID: lastID,
+		Heartbeat:   s.cfg.Heartbeat,
+	}.Serve(w, r)
+	return nil
 }
 
 // acquireStream bounds the long-polls and streams a key holds at once.

@@ -90,6 +90,7 @@ func (b *batcher) run(batch []*batchReq) {
 			}
 		}
 	}
+	b.s.writeGen.Add(1)
 	for i, r := range batch {
 		r.done <- errs[i]
 	}

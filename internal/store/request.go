@@ -275,35 +275,65 @@ func (s *Store) RequestList(ctx context.Context, f approval.RequestFilter) ([]*a
 	if !ok {
 		order = requestOrder[approval.SortNewest]
 	}
-	q := `SELECT ` + requestColumns + `, COUNT(*) OVER () FROM requests` + w.sql() +
+	// The page and the total are two queries in one read transaction (one
+	// snapshot). A COUNT(*) OVER () window on the page query would be one
+	// round trip, but it makes the engine materialise and sort every
+	// matching row before it can return the first: with 10,000 pending
+	// requests that is ~100 ms against ~5 ms for an index walk plus a count.
+	rtx, err := s.rdb.BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
+	if err != nil {
+		return nil, 0, fmt.Errorf("store: list requests: %w", err)
+	}
+	defer func() { _ = rtx.Rollback() }() // read-only: nothing to keep
+	total, err := s.countRequests(ctx, rtx, w)
+	if err != nil {
+		return nil, 0, err
+	}
+	if total == 0 || int64(f.Offset) >= total {
+		return []*approval.Request{}, total, nil
+	}
+	q := `SELECT ` + requestColumns + ` FROM requests` + w.sql() +
 		` ORDER BY ` + order + ` LIMIT ` + w.next(f.Limit) + ` OFFSET ` + w.next(f.Offset)
-	rows, err := s.rdb.QueryContext(ctx, q, w.args...)
+	rows, err := rtx.QueryContext(ctx, q, w.args...)
 	if err != nil {
 		return nil, 0, fmt.Errorf("store: list requests: %w", err)
 	}
 	defer rows.Close()
-	var (
-		out   []*approval.Request
-		total int64
-	)
-	for rows.Next() {
-		r, err := scanRequest(rows, &total)
-		if err != nil {
-			return nil, 0, fmt.Errorf("store: list requests: %w", err)
-		}
-		out = append(out, r)
-	}
-	if err := rows.Err(); err != nil {
+	out, err := collectRequests(rows)
+	if err != nil {
 		return nil, 0, fmt.Errorf("store: list requests: %w", err)
 	}
-	if len(out) == 0 && f.Offset > 0 {
-		// Past the end the window function has no row to ride on.
-		w.args = w.args[:len(w.args)-2]
-		if err := s.rdb.QueryRowContext(ctx, `SELECT COUNT(*) FROM requests`+w.sql(), w.args...).Scan(&total); err != nil {
-			return nil, 0, fmt.Errorf("store: count requests: %w", err)
+	return out, total, nil
+}
+
+// countRequests counts the requests matching w, from the SQLite count
+// cache when nothing has committed since it was taken. The generation is
+// read before counting, so a commit racing the count only invalidates it.
+func (s *Store) countRequests(ctx context.Context, q querier, w where) (int64, error) {
+	key := ""
+	gen := s.writeGen.Load()
+	if s.dialect.name() == SQLite {
+		key = w.sql() + fmt.Sprint(w.args...)
+		s.countsMu.Lock()
+		c, ok := s.counts[key]
+		s.countsMu.Unlock()
+		if ok && c.gen == gen {
+			return c.total, nil
 		}
 	}
-	return out, total, nil
+	var total int64
+	if err := q.QueryRowContext(ctx, `SELECT COUNT(*) FROM requests`+w.sql(), w.args...).Scan(&total); err != nil {
+		return 0, fmt.Errorf("store: count requests: %w", err)
+	}
+	if key != "" {
+		s.countsMu.Lock()
+		if s.counts == nil || len(s.counts) > 1000 {
+			s.counts = map[string]cachedCount{}
+		}
+		s.counts[key] = cachedCount{gen: gen, total: total}
+		s.countsMu.Unlock()
+	}
+	return total, nil
 }
 
 // RequestCountByStatus counts requests in status st.

@@ -18,6 +18,8 @@ import (
 	"path/filepath"
 	"runtime"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
@@ -57,6 +59,19 @@ type Store struct {
 	log     *slog.Logger
 	path    string   // SQLite file
 	batch   *batcher // SQLite group commit
+
+	// SQLite only: counts of listed requests, valid while no transaction
+	// has committed since (one process writes a SQLite file, so the
+	// generation bumped after each commit is exact). Counting 10,000
+	// pending rows costs more than reading the page itself.
+	writeGen atomic.Int64
+	countsMu sync.Mutex
+	counts   map[string]cachedCount
+}
+
+type cachedCount struct {
+	gen   int64
+	total int64
 }
 
 // Dialect names.
@@ -125,6 +140,7 @@ func Open(ctx context.Context, url string, opts Options) (*Store, error) {
 //   - foreign_keys(1): SQLite leaves them off by default.
 //   - synchronous: NORMAL in WAL mode survives process crashes; FULL also
 //     survives power loss at an fsync per commit.
+//   - temp_store(MEMORY): savepoint sub-journals stay in memory.
 //   - _txlock=immediate: BEGIN takes the write lock at once. With the
 //     default (deferred) a transaction that reads then writes fails with
 //     SQLITE_BUSY when it cannot upgrade its lock, and busy_timeout does not
@@ -137,6 +153,10 @@ func sqliteDSN(path string, write bool, synchronous string) string {
 		"_pragma=busy_timeout(10000)",
 		"_pragma=foreign_keys(1)",
 		"_pragma=synchronous(" + synchronous + ")",
+		// Savepoints (group commit) journal the pages they change; in
+		// memory that costs no file writes (a temp file per savepoint
+		// otherwise).
+		"_pragma=temp_store(MEMORY)",
 		"_time_format=sqlite",
 	}
 	if write {

@@ -12,7 +12,7 @@ import (
 	"github.com/agentgate/agentgate/internal/testserver"
 )
 
-func openMigrated(t *testing.T, url string, now func() time.Time) *store.Store {
+func openMigrated(t testing.TB, url string, now func() time.Time) *store.Store {
 	t.Helper()
 	s, err := store.Open(context.Background(), url, store.Options{Now: now})
 	if err != nil {

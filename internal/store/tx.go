@@ -56,6 +56,7 @@ func (s *Store) withTx(ctx context.Context, fn func(tx *Tx) error) error {
 	if err := sqlTx.Commit(); err != nil {
 		return fmt.Errorf("store: commit: %w", err)
 	}
+	s.writeGen.Add(1)
 	return nil
 }
 

@@ -88,7 +88,7 @@ type RequestOpts struct {
 }
 
 // Request inserts a request with defaults and returns it.
-func Request(t *testing.T, s *store.Store, o *RequestOpts) *approval.Request {
+func Request(t testing.TB, s *store.Store, o *RequestOpts) *approval.Request {
 	t.Helper()
 	if o == nil {
 		o = &RequestOpts{}

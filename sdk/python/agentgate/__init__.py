@@ -5,12 +5,13 @@
     if gate.request_and_wait("send_email", {"to": "bob@example.com"}).approved: send()
 """
 
-from .client import AgentGate, ApprovalRequest, Page, __version__
+from .client import AgentGate, ApprovalRequest, Grant, Page, __version__
 from .decorators import require_approval
 from .errors import (
     AgentGateConnectionError,
     AgentGateError,
     ApprovalDenied,
+    ApprovalEdited,
     AuthenticationError,
     BadRequestError,
     ConflictError,
@@ -33,6 +34,7 @@ from .webhook import (
 __all__ = [
     "AgentGate",
     "ApprovalRequest",
+    "Grant",
     "Page",
     "require_approval",
     "verify_webhook",
@@ -53,5 +55,6 @@ __all__ = [
     "UnexpectedResponseError",
     "WaitTimeoutError",
     "ApprovalDenied",
+    "ApprovalEdited",
     "__version__",
 ]

@@ -17,12 +17,13 @@ import urllib.error
 import urllib.parse
 import urllib.request
 import uuid
+from dataclasses import dataclass
 from typing import Any, Callable, Dict, Iterator, List, Mapping, Optional, Sequence, Union
 
 from . import errors as _e
 from .webhook import verify_webhook
 
-__all__ = ["AgentGate", "ApprovalRequest", "Page", "__version__"]
+__all__ = ["AgentGate", "ApprovalRequest", "Grant", "Page", "__version__"]
 
 __version__ = "0.1.0"
 
@@ -88,6 +89,46 @@ class ApprovalRequest(dict):  # type: ignore[type-arg]
         return self.get("expiresAt")
 
     @property
+    def decided_by_type(self) -> Optional[str]:
+        """policy, human, system or grant; None while pending."""
+        return self.get("decidedByType")
+
+    @property
+    def approved_params(self) -> Optional[Dict[str, Any]]:
+        """The params an approver edited and approved; None when not edited."""
+        return self.get("approvedParams")
+
+    @property
+    def action_params(self) -> Dict[str, Any]:
+        """The params to act on: the approver's edited params when there are
+        any, else the params asked with (the Go SDK's ActionParams)."""
+        approved = self.get("approvedParams")
+        return approved if approved is not None else self.params
+
+    @property
+    def params_edited(self) -> bool:
+        """True when an approver changed the params: ``approved_params`` are
+        present and differ (as JSON values, key order aside) from ``params``."""
+        approved = self.get("approvedParams")
+        return approved is not None and not json_equal(approved, self.params)
+
+    @property
+    def approvals(self) -> Optional[Dict[str, int]]:
+        """A quorum's progress, ``{"required": n, "received": m}``; None
+        unless the rule needs several approvals."""
+        return self.get("approvals")
+
+    @property
+    def escalation_level(self) -> int:
+        """How many escalation steps fired."""
+        return int(self.get("escalationLevel") or 0)
+
+    @property
+    def grant_id(self) -> Optional[str]:
+        """The grant that approved the request (``decided_by_type == "grant"``)."""
+        return self.get("grantId")
+
+    @property
     def is_decided(self) -> bool:
         """True once the request is no longer pending."""
         return self.get("status") != "pending"
@@ -95,6 +136,70 @@ class ApprovalRequest(dict):  # type: ignore[type-arg]
     @property
     def approved(self) -> bool:
         return self.get("status") == "approved"
+
+
+def json_equal(a: Any, b: Any) -> bool:
+    """Equality of decoded JSON values: key order aside, numbers by value
+    (1 equals 1.0), but a bool is never a number."""
+    if isinstance(a, bool) or isinstance(b, bool):
+        return isinstance(a, bool) and isinstance(b, bool) and a == b
+    if isinstance(a, (int, float)) and isinstance(b, (int, float)):
+        return a == b
+    if isinstance(a, dict) and isinstance(b, dict):
+        return a.keys() == b.keys() and all(json_equal(v, b[k]) for k, v in a.items())
+    if isinstance(a, (list, tuple)) and isinstance(b, (list, tuple)):
+        return len(a) == len(b) and all(json_equal(x, y) for x, y in zip(a, b))
+    return type(a) is type(b) and a == b
+
+
+@dataclass(frozen=True)
+class Grant:
+    """A time-boxed grant to create with an approval:
+    ``decide(id, "approved", grant=Grant("1h", max_uses=10))``. It approves
+    the same agent's next requests for the same action until it expires,
+    is used up or is revoked.
+
+    Attributes:
+        duration: how long it lasts, at most 30 days: seconds (a number), a
+            ``datetime.timedelta``, or a Go duration string such as "30m",
+            "1h" or "1h30m". Sent as a Go duration string ("3600s").
+        max_uses: how many requests it may approve; None means no limit.
+        conditions: a policy match object the request must satisfy, e.g.
+            ``{"params.amount": {"$lte": 100}}``.
+    """
+
+    duration: Union[float, _dt.timedelta, str]
+    max_uses: Optional[int] = None
+    conditions: Optional[Mapping[str, Any]] = None
+
+    def to_wire(self) -> Dict[str, Any]:
+        """The ``grant`` object of a decision body."""
+        d = self.duration
+        if isinstance(d, str):
+            if _parse_go_duration(d.strip()) <= 0:
+                raise ValueError('Grant: duration must be a Go duration such as "30m" or "1h", not %r' % d)
+            text = d.strip()
+        else:
+            if isinstance(d, _dt.timedelta):
+                secs = d.total_seconds()
+            elif isinstance(d, (int, float)) and not isinstance(d, bool):
+                secs = float(d)
+            else:
+                raise TypeError("Grant: duration must be seconds, a timedelta or a Go duration string")
+            if not (secs > 0) or math.isinf(secs):
+                raise ValueError("Grant: duration must be positive")
+            ms = round(secs * 1000)
+            text = "%ds" % (ms // 1000) if ms % 1000 == 0 else "%dms" % ms
+        out: Dict[str, Any] = {"duration": text}
+        if self.max_uses is not None:
+            if isinstance(self.max_uses, bool) or not isinstance(self.max_uses, int) or self.max_uses < 1:
+                raise ValueError("Grant: max_uses must be a positive integer (or None for no limit)")
+            out["maxUses"] = self.max_uses
+        if self.conditions is not None:
+            if not isinstance(self.conditions, Mapping):
+                raise TypeError('Grant: conditions must be a match object, e.g. {"params.amount": {"$lte": 100}}')
+            out["conditions"] = dict(self.conditions)
+        return out
 
 
 class Page(list):  # type: ignore[type-arg]
@@ -386,6 +491,8 @@ class AgentGate:
         *,
         reason: Optional[str] = None,
         decided_by: Optional[str] = None,
+        params: Optional[Mapping[str, Any]] = None,
+        grant: Optional[Grant] = None,
     ) -> ApprovalRequest:
         """Approve or deny a pending request (POST /api/requests/{id}/decide).
 
@@ -395,6 +502,14 @@ class AgentGate:
         ConflictError, except when this call's own earlier attempt made the
         decision before its answer was lost (the recorded decision is this
         key's, with the same outcome): then the request is returned.
+
+        With an approval, ``params`` are edited params that replace the
+        agent's (it receives them as ``approved_params``; an edit the
+        policies would deny raises BadRequestError, status 422), and
+        ``grant`` (a :class:`Grant`) also approves the same agent's next
+        requests for the same action for a while. A request that needs
+        several approvals (a quorum) stays pending until the last one; its
+        ``approvals["received"]`` counts them.
         """
         if decision not in ("approved", "denied"):
             raise ValueError('decide: decision must be "approved" or "denied"')
@@ -403,6 +518,14 @@ class AgentGate:
             body["reason"] = reason
         if decided_by is not None:
             body["decidedBy"] = decided_by
+        if params is not None:
+            if not isinstance(params, Mapping):
+                raise TypeError("decide: params must be a dict (the edited params), not %s" % type(params).__name__)
+            body["params"] = dict(params)
+        if grant is not None:
+            if not isinstance(grant, Grant):
+                raise TypeError("decide: grant must be an agentgate.Grant, e.g. Grant(\"1h\", max_uses=10)")
+            body["grant"] = grant.to_wire()
         retried: List[bool] = []
         try:
             data = self._call(
@@ -422,6 +545,41 @@ class AgentGate:
             raise
         return ApprovalRequest(data)
 
+    def decide_batch(
+        self,
+        request_ids: Sequence[str],
+        decision: str,
+        *,
+        reason: Optional[str] = None,
+        decided_by: Optional[str] = None,
+    ) -> List[Dict[str, Any]]:
+        """Decide many requests at once (POST /api/requests/decide-batch).
+
+        Each is decided and audited on its own and may fail on its own: the
+        answer has one result per id, in order, ``{"id", "ok", "status",
+        "error"?, "request"?}`` (``status`` is the HTTP status that decision
+        alone would have had: 200, 403, 404, 409, ...; ``request`` an
+        :class:`ApprovalRequest`). Edited params and grants cannot be given
+        in a batch. Safe to retry: a decision already recorded comes back as
+        a 409 result.
+        """
+        if isinstance(request_ids, str) or not request_ids or not all(
+            isinstance(i, str) and i for i in request_ids
+        ):
+            raise ValueError("decide_batch: request_ids must be a non-empty list of request ids")
+        if decision not in ("approved", "denied"):
+            raise ValueError('decide_batch: decision must be "approved" or "denied"')
+        body: Dict[str, Any] = {"ids": list(request_ids), "decision": decision}
+        if reason is not None:
+            body["reason"] = reason
+        if decided_by is not None:
+            body["decidedBy"] = decided_by
+        results = self._call("POST", "/api/requests/decide-batch", body=body, idempotent=True)["results"]
+        for r in results:
+            if r.get("request") is not None:
+                r["request"] = ApprovalRequest(r["request"])
+        return results
+
     def _reconcile_decision(self, request_id: str, outcome: str) -> Optional[ApprovalRequest]:
         try:
             me = self.whoami()
@@ -431,6 +589,58 @@ class AgentGate:
         if r.status == outcome and r.get("decidedByType") == "human" and r.get("decidedById") == me.get("id"):
             return r
         return None
+
+    # ---- grants and groups ----------------------------------------------
+
+    def list_grants(
+        self,
+        *,
+        agent_id: Optional[str] = None,
+        action: Optional[str] = None,
+        active_only: bool = False,
+        limit: Optional[int] = None,
+        offset: Optional[int] = None,
+    ) -> Page:
+        """Grants, newest first (GET /api/grants; request:read). A
+        :class:`Page` of dicts ``{id, agentId, action, conditions, expiresAt,
+        maxUses, uses, requestId, createdBy, createdAt, revokedAt, revokedBy,
+        active}``. ``active_only`` leaves out revoked, expired and used-up
+        grants."""
+        query = {
+            "agentId": agent_id,
+            "action": action,
+            "active": "true" if active_only else None,
+            "limit": limit,
+            "offset": offset,
+        }
+        data = self._call("GET", "/api/grants", query=query)
+        return Page(data["grants"], data["pagination"])
+
+    def revoke_grant(self, grant_id: str) -> Dict[str, Any]:
+        """End a grant at once (DELETE /api/grants/{id}; request:decide) and
+        return it. Revoking twice is not an error."""
+        return self._call("DELETE", "/api/grants/" + _path_id(grant_id))
+
+    def list_groups(self) -> List[Dict[str, Any]]:
+        """The approver groups (GET /api/groups; admin)."""
+        return self._call("GET", "/api/groups")["groups"]
+
+    def get_group(self, name: str) -> Dict[str, Any]:
+        """GET /api/groups/{name} (admin)."""
+        return self._call("GET", "/api/groups/" + _path_id(name))
+
+    def save_group(self, name: str, members: Sequence[str]) -> Dict[str, Any]:
+        """Create or replace a group (PUT /api/groups/{name}; admin). Rules
+        name it as "group:NAME" in approvers and quorums. Members are
+        identities: key names or ids, "slack:U…", "email:…"."""
+        if isinstance(members, str) or not all(isinstance(m, str) for m in members):
+            raise TypeError("save_group: members must be a list of strings")
+        return self._call("PUT", "/api/groups/" + _path_id(name), body={"members": list(members)})
+
+    def delete_group(self, name: str) -> None:
+        """DELETE /api/groups/{name} (admin); an unknown group raises
+        NotFoundError."""
+        self._delete("/api/groups/" + _path_id(name))
 
     # ---- audit ----------------------------------------------------------
 

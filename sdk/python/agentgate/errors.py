@@ -29,6 +29,7 @@ __all__ = [
     "UnexpectedResponseError",
     "WaitTimeoutError",
     "ApprovalDenied",
+    "ApprovalEdited",
     "error_for_status",
 ]
 
@@ -135,6 +136,39 @@ class ApprovalDenied(Exception):
         why = ": %s" % self.reason if self.reason else ""
         super().__init__(
             "AgentGate request %s (%s) was %s%s" % (request.get("id"), request.get("action"), self.status, why)
+        )
+
+
+class ApprovalEdited(Exception):
+    """The request was approved with params an approver edited, and
+    ``@require_approval`` cannot hand the edit to the function, so the
+    function did **not** run: running it with the call's own arguments would
+    act on what was asked, not on what was approved (fail closed).
+
+    This happens when the params came from a custom ``params=`` (the
+    decorator cannot map them back to arguments), or when the edit added or
+    removed a key, or changed an argument that was sent as its ``repr()``.
+    Give the function an ``approved_params`` keyword argument to receive the
+    approved params instead.
+
+    Not an :class:`AgentGateError` (the call worked) and not an
+    :class:`ApprovalDenied` (it was approved).
+
+    Attributes:
+        request: the approved request (an ``ApprovalRequest``).
+        requested_params: the params the agent asked with.
+        approved_params: the params the approver approved.
+        detail: why the edit could not be applied.
+    """
+
+    def __init__(self, request: Mapping[str, Any], detail: str) -> None:
+        self.request = request
+        self.requested_params = request.get("params") or {}
+        self.approved_params = request.get("approvedParams")
+        self.detail = detail
+        super().__init__(
+            "AgentGate request %s (%s) was approved with edited params, but %s: the function was not run "
+            "(give it an approved_params keyword argument to receive them)" % (request.get("id"), request.get("action"), detail)
         )
 
 

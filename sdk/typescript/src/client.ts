@@ -3,6 +3,7 @@ import { randomBytes, randomUUID } from "node:crypto";
 import {
   AgentGateError,
   ApprovalDeniedError,
+  ApprovalEditedError,
   BadRequestError,
   ConflictError,
   NetworkError,
@@ -10,18 +11,26 @@ import {
   WaitTimeoutError,
   errorForStatus,
 } from "./errors.js";
+import { actionParams, isJSONObject, paramsEdited } from "./params.js";
 import type {
   ApiKey,
+  ApprovalReceipt,
   ApprovalRequest,
+  BatchResult,
   AuditEvent,
   CreateApiKeyInput,
   CreatedApiKey,
   CreatedWebhook,
   CreateRequestInput,
   CreateWebhookInput,
+  DecideBatchInput,
   DecideInput,
   DryRunInput,
   DryRunResult,
+  Grant,
+  GrantInput,
+  Group,
+  ListGrantsOptions,
   ListAuditOptions,
   ListRequestsOptions,
   Pagination,
@@ -325,17 +334,30 @@ export class AgentGateClient {
    * ApprovalDeniedError (with the request) when it is denied or expires,
    * WaitTimeoutError when timeoutMs passes first, and any AgentGateError
    * when the server cannot be asked: fn never runs without an approval.
+   *
+   * fn receives a receipt: the approved request whose `params` are the
+   * params to act on (`actionParams(request)`: the approver's edit, if
+   * any), with `requestedParams` (what was asked) and `edited`. When an
+   * approver edited the params and fn declares no parameter (`fn.length`
+   * is 0, so it cannot be reading them), fn does not run:
+   * ApprovalEditedError.
    */
   async withApproval<T>(
     action: string,
-    fn: (request: ApprovalRequest) => T | Promise<T>,
+    fn: (receipt: ApprovalReceipt) => T | Promise<T>,
     options: Omit<CreateRequestInput, "action"> & WaitOptions = {},
   ): Promise<T> {
     const req = await this.requestAndWait({ ...options, action });
     if (req.status !== "approved") {
       throw new ApprovalDeniedError(req);
     }
-    return await fn(req);
+    const edited = paramsEdited(req);
+    if (edited && fn.length === 0) {
+      // fn closes over the values it was written with: running it would
+      // act on the request as asked, not as approved. Fail closed.
+      throw new ApprovalEditedError(req);
+    }
+    return await fn({ ...req, params: actionParams(req), requestedParams: req.params ?? {}, edited });
   }
 
   /**
@@ -345,6 +367,13 @@ export class AgentGateClient {
    * ConflictError, except when this call's own earlier attempt made the
    * decision before its answer was lost (the recorded decision is this
    * key's, with the same outcome): then the request is returned.
+   *
+   * With an approval, `params` replaces the agent's params (the agent
+   * receives them as `approvedParams`; an edit the policies would deny is a
+   * 422 BadRequestError) and `grant` also approves the same agent's next
+   * requests for the same action for a while. A request that needs several
+   * approvals (a quorum) stays pending until the last one; its
+   * `approvals.received` counts them.
    */
   async decide(id: string, input: DecideInput): Promise<ApprovalRequest> {
     if (!input || (input.decision !== "approved" && input.decision !== "denied")) {
@@ -353,6 +382,13 @@ export class AgentGateClient {
     const body: Record<string, unknown> = { decision: input.decision };
     if (input.reason !== undefined) body["reason"] = input.reason;
     if (input.decidedBy !== undefined) body["decidedBy"] = input.decidedBy;
+    if (input.params !== undefined) {
+      if (!isJSONObject(input.params)) {
+        throw new TypeError("decide: params must be an object (the edited params)");
+      }
+      body["params"] = input.params;
+    }
+    if (input.grant !== undefined) body["grant"] = grantBody(input.grant);
     const path = `/api/requests/${pathId(id)}/decide`;
     let retried = false;
     try {
@@ -376,10 +412,87 @@ export class AgentGateClient {
     }
   }
 
+  /**
+   * Decides many requests at once: POST /api/requests/decide-batch. Each
+   * is decided and audited on its own and may fail on its own: the answer
+   * has one result per id ({id, ok, status, error?, request?}), in order.
+   * Edited params and grants are not allowed in a batch. Safe to retry: a
+   * decision already recorded comes back as a 409 result.
+   */
+  async decideBatch(ids: string[], input: DecideBatchInput): Promise<BatchResult[]> {
+    if (!Array.isArray(ids) || ids.length === 0 || ids.some((id) => typeof id !== "string" || id === "")) {
+      throw new TypeError("decideBatch: ids must be a non-empty array of request ids");
+    }
+    if (!input || (input.decision !== "approved" && input.decision !== "denied")) {
+      throw new TypeError('decideBatch: decision must be "approved" or "denied"');
+    }
+    const extra = input as { params?: unknown; grant?: unknown };
+    if (extra.params !== undefined || extra.grant !== undefined) {
+      throw new TypeError("decideBatch: a batch decision cannot edit params or create grants; use decide()");
+    }
+    const body: Record<string, unknown> = { ids, decision: input.decision };
+    if (input.reason !== undefined) body["reason"] = input.reason;
+    if (input.decidedBy !== undefined) body["decidedBy"] = input.decidedBy;
+    const res = await this.#call<{ results: BatchResult[] }>("POST", "/api/requests/decide-batch", {
+      body,
+      retry: "idempotent",
+      signal: input.signal,
+    });
+    return res.data.results;
+  }
+
   async #reconcileDecision(id: string, outcome: "approved" | "denied"): Promise<ApprovalRequest | undefined> {
     const me = await this.whoami();
     const r = await this.getRequest(id);
     return r.status === outcome && r.decidedByType === "human" && r.decidedById === me.id ? r : undefined;
+  }
+
+  // ---- grants and groups -------------------------------------------------
+
+  /**
+   * Grants, newest first (GET /api/grants; request:read). An array with
+   * `.pagination`. `activeOnly` leaves out revoked, expired and used-up ones.
+   */
+  async listGrants(options: ListGrantsOptions = {}): Promise<Grant[] & { pagination: Pagination }> {
+    const { signal, activeOnly, ...rest } = options;
+    const res = await this.#call<{ grants: Grant[]; pagination: Pagination }>("GET", "/api/grants", {
+      query: { ...rest, active: activeOnly ? "true" : undefined },
+      retry: "idempotent",
+      signal,
+    });
+    return withPagination(res.data.grants, res.data.pagination);
+  }
+
+  /** Ends a grant at once (DELETE /api/grants/{id}; request:decide). Revoking twice is not an error. */
+  async revokeGrant(id: string): Promise<Grant> {
+    return (await this.#call<Grant>("DELETE", `/api/grants/${pathId(id)}`, { retry: "idempotent" })).data;
+  }
+
+  /** The approver groups (GET /api/groups; admin). */
+  async listGroups(): Promise<Group[]> {
+    return (await this.#call<{ groups: Group[] }>("GET", "/api/groups", { retry: "idempotent" })).data.groups;
+  }
+
+  /** GET /api/groups/{name} (admin). */
+  async getGroup(name: string): Promise<Group> {
+    return (await this.#call<Group>("GET", `/api/groups/${pathId(name)}`, { retry: "idempotent" })).data;
+  }
+
+  /**
+   * Creates or replaces a group (PUT /api/groups/{name}; admin). Rules name
+   * it as "group:NAME" in approvers and quorums. Members are identities:
+   * key names or ids, "slack:U…", "email:…".
+   */
+  async saveGroup(name: string, members: string[]): Promise<Group> {
+    if (!Array.isArray(members) || members.some((m) => typeof m !== "string")) {
+      throw new TypeError("saveGroup: members must be an array of strings");
+    }
+    return (await this.#call<Group>("PUT", `/api/groups/${pathId(name)}`, { body: { members }, retry: "idempotent" })).data;
+  }
+
+  /** DELETE /api/groups/{name} (admin). An unknown group is a NotFoundError. */
+  async deleteGroup(name: string): Promise<void> {
+    await this.#delete(`/api/groups/${pathId(name)}`);
   }
 
   // ---- audit --------------------------------------------------------------
@@ -725,6 +838,44 @@ function describe(err: unknown): string {
   const code = errorCode(err);
   const msg = err instanceof Error ? err.message : String(err);
   return code ? `${msg} (${code})` : msg;
+}
+
+/** The wire form of a grant: its duration as a Go duration string. */
+function grantBody(g: GrantInput): Record<string, unknown> {
+  if (!isJSONObject(g)) {
+    throw new TypeError("decide: grant must be an object {durationMs | duration, maxUses?, conditions?}");
+  }
+  let duration: string;
+  if (g.durationMs !== undefined && g.duration !== undefined) {
+    throw new TypeError("decide: give the grant's durationMs or its duration, not both");
+  }
+  if (g.durationMs !== undefined) {
+    if (typeof g.durationMs !== "number" || !Number.isFinite(g.durationMs) || g.durationMs <= 0) {
+      throw new TypeError("decide: grant.durationMs must be a positive number of milliseconds");
+    }
+    duration = g.durationMs % 1000 === 0 ? `${g.durationMs / 1000}s` : `${g.durationMs}ms`;
+  } else if (g.duration !== undefined) {
+    if (typeof g.duration !== "string" || parseGoDuration(g.duration.trim()) <= 0) {
+      throw new TypeError('decide: grant.duration must be a Go duration such as "30m" or "1h"');
+    }
+    duration = g.duration.trim();
+  } else {
+    throw new TypeError("decide: a grant needs durationMs or duration");
+  }
+  const out: Record<string, unknown> = { duration };
+  if (g.maxUses !== undefined) {
+    if (typeof g.maxUses !== "number" || !Number.isSafeInteger(g.maxUses) || g.maxUses < 1) {
+      throw new TypeError("decide: grant.maxUses must be a positive integer");
+    }
+    out["maxUses"] = g.maxUses;
+  }
+  if (g.conditions !== undefined) {
+    if (!isJSONObject(g.conditions)) {
+      throw new TypeError('decide: grant.conditions must be a match object, e.g. {"params.amount": {"$lte": 100}}');
+    }
+    out["conditions"] = g.conditions;
+  }
+  return out;
 }
 
 function withPagination<T>(items: T[], pagination: Pagination): T[] & { pagination: Pagination } {

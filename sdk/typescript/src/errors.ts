@@ -120,6 +120,32 @@ export class ApprovalDeniedError extends Error {
   }
 }
 
+/**
+ * Thrown by withApproval when an approver edited the params before
+ * approving and the guarded function declares no parameter, so it cannot
+ * be acting on the approved params (`receipt.params`): running it would
+ * act on what the agent asked for, not on what was approved. The function
+ * did not run. Declare the receipt parameter and act on `receipt.params`.
+ * Not an AgentGateError: the call worked.
+ */
+export class ApprovalEditedError extends Error {
+  override name = "ApprovalEditedError";
+  readonly request: ApprovalRequest;
+  /** The params the agent asked with. */
+  readonly requestedParams: Record<string, unknown>;
+  /** The params the approver approved. */
+  readonly approvedParams: Record<string, unknown>;
+  constructor(request: ApprovalRequest, message?: string) {
+    super(
+      message ??
+        `AgentGate request ${request.id} (${request.action}) was approved with edited params, and the guarded function takes no receipt to act on them: it was not run`,
+    );
+    this.request = request;
+    this.requestedParams = request.params;
+    this.approvedParams = request.approvedParams ?? request.params;
+  }
+}
+
 export function codeForStatus(status: number): ErrorCode {
   switch (status) {
     case 0:

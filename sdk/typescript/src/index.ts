@@ -3,6 +3,7 @@ export type { ClientOptions } from "./client.js";
 export {
   AgentGateError,
   ApprovalDeniedError,
+  ApprovalEditedError,
   BadRequestError,
   ConflictError,
   ForbiddenError,
@@ -14,6 +15,7 @@ export {
   WaitTimeoutError,
 } from "./errors.js";
 export type { ErrorCode } from "./errors.js";
+export { actionParams, paramsEdited } from "./params.js";
 export {
   DEFAULT_WEBHOOK_TOLERANCE_MS,
   SIGNATURE_HEADER,

@@ -15,7 +15,33 @@ export interface PolicyDecision {
   channels?: string[];
   requireReason?: boolean;
   onTimeout?: string;
+  /** The rule's quorum, when it needs several distinct approvals. */
+  approvals?: Quorum;
+  /** The rule's escalation steps, when it has some. */
+  escalate?: EscalationStep[];
 }
+
+/** A rule's requirement of several distinct approvals; any denial is a veto. */
+export interface Quorum {
+  required: number;
+  /** Who may approve (identities or "group:NAME"); absent means anyone allowed to decide. */
+  from?: string[];
+}
+
+/** Notify `to` after `after` (a Go duration such as "15m0s") without a decision. */
+export interface EscalationStep {
+  after: string;
+  to: string[];
+}
+
+/** A quorum's progress. */
+export interface Approvals {
+  required: number;
+  received: number;
+}
+
+/** Who decided a request: a policy rule, a person, the system (expiry), or a time-boxed grant. */
+export type ActorType = "policy" | "human" | "system" | "grant";
 
 /** An approval request. Times are RFC 3339 strings (UTC, milliseconds). */
 export interface ApprovalRequest {
@@ -30,7 +56,7 @@ export interface ApprovalRequest {
   decidedAt: string | null;
   decidedBy: string | null;
   decidedById: string | null;
-  decidedByType: "policy" | "human" | "system" | null;
+  decidedByType: ActorType | null;
   decidedByLabel?: string;
   decisionReason: string | null;
   expiresAt: string | null;
@@ -38,6 +64,31 @@ export interface ApprovalRequest {
   slaRemainingMs: number | null;
   policyDecision: PolicyDecision;
   agent: { id: string; name: string };
+  /**
+   * The params an approver edited and approved; null when nobody edited
+   * them. An agent must act on these instead of its own: use
+   * `actionParams(request)`, which picks them when present.
+   */
+  approvedParams: Record<string, unknown> | null;
+  /** A quorum's progress; present only when the rule needs several approvals. */
+  approvals?: Approvals;
+  /** How many escalation steps fired; absent when none did. */
+  escalationLevel?: number;
+  /** The time-boxed grant that approved the request (decidedByType "grant"). */
+  grantId?: string;
+}
+
+/**
+ * What withApproval passes to the guarded function: the approved request,
+ * with `params` set to the params to act on (the approver's edit, if any).
+ */
+export interface ApprovalReceipt extends ApprovalRequest {
+  /** The params to act on: `actionParams(request)`. */
+  params: Record<string, unknown>;
+  /** The params the agent asked with. */
+  requestedParams: Record<string, unknown>;
+  /** True when an approver changed the params before approving. */
+  edited: boolean;
 }
 
 export interface Pagination {
@@ -104,7 +155,90 @@ export interface DecideInput {
   reason?: string;
   /** A label for the decider shown next to the key's identity (e.g. a person's name). */
   decidedBy?: string;
+  /**
+   * With an approval: edited params (a JSON object) that replace the
+   * agent's. The policies are evaluated again on the edited request (an edit
+   * they would deny is refused with 422); the agent receives them as
+   * `approvedParams`.
+   */
+  params?: Record<string, unknown>;
+  /** With an approval: also approve the same agent's next requests for the same action for a while. */
+  grant?: GrantInput;
   signal?: AbortSignal;
+}
+
+/**
+ * A time-boxed grant created with an approval. Give the duration as
+ * `durationMs` (milliseconds) or `duration` (a Go duration string such as
+ * "1h" or "30m"), not both; at most 30 days.
+ */
+export interface GrantInput {
+  durationMs?: number;
+  duration?: string;
+  /** How many requests it may approve; absent means no limit. */
+  maxUses?: number;
+  /** Restricts it to requests whose params match, e.g. `{"params.amount": {"$lte": 100}}`. */
+  conditions?: Record<string, unknown>;
+}
+
+export interface DecideBatchInput {
+  decision: "approved" | "denied";
+  reason?: string;
+  decidedBy?: string;
+  signal?: AbortSignal;
+}
+
+/** The outcome of one decision of decideBatch. */
+export interface BatchResult {
+  id: string;
+  ok: boolean;
+  /** The HTTP status this decision alone would have had (200, 403, 404, 409, ...). */
+  status: number;
+  /** The server's message when ok is false. */
+  error?: string;
+  /** The decided (or, for a quorum vote, still pending) request when ok is true. */
+  request?: ApprovalRequest;
+}
+
+/** A time-boxed auto-approval created with an approval. */
+export interface Grant {
+  id: string;
+  agentId: string;
+  action: string;
+  conditions: Record<string, unknown> | null;
+  expiresAt: string;
+  maxUses: number | null;
+  uses: number;
+  /** The request whose approval created it. */
+  requestId: string;
+  createdBy: string;
+  createdAt: string;
+  revokedAt: string | null;
+  revokedBy: string | null;
+  /** Not revoked, not expired, not used up. */
+  active: boolean;
+}
+
+export interface ListGrantsOptions {
+  agentId?: string;
+  action?: string;
+  /** Only grants that can still approve (not revoked, expired or used up). */
+  activeOnly?: boolean;
+  /** 1..100, server default 50. */
+  limit?: number;
+  offset?: number;
+  signal?: AbortSignal;
+}
+
+/** A named set of approver identities, used as "group:NAME" in rules. */
+export interface Group {
+  name: string;
+  /** Key names or ids, "slack:U…", "email:…". */
+  members: string[];
+  /** "api", or "file" for groups from the policy file (read-only through the API). */
+  source: string;
+  createdAt: string;
+  updatedAt: string;
 }
 
 export interface PolicyRule {
@@ -117,6 +251,10 @@ export interface PolicyRule {
   /** Go duration such as "15m". */
   timeout?: string;
   onTimeout?: string;
+  /** Needs this many distinct approvals (route_to_human only). */
+  approvals?: Quorum;
+  /** Notify more people while still pending (route_to_human only). */
+  escalate?: EscalationStep[];
 }
 
 export interface PolicyInput {

@@ -3,7 +3,7 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 
-import { AgentGateClient, AgentGateError, NetworkError, ServerError } from "@agentgate/sdk";
+import { AgentGateClient, AgentGateError, NetworkError, ServerError, actionParams, paramsEdited } from "@agentgate/sdk";
 
 function stubFetch(answers) {
   const calls = [];
@@ -116,4 +116,67 @@ test("a redirect is not followed: it is an error naming the target", async () =>
   });
   assert.equal(calls.length, 1);
   assert.equal(calls[0].init.redirect, "manual");
+});
+
+test("actionParams picks the approver's edit; paramsEdited ignores key order and identical resubmissions", () => {
+  assert.deepEqual(actionParams({ params: { a: 1 }, approvedParams: null }), { a: 1 });
+  assert.deepEqual(actionParams({ params: { a: 1 }, approvedParams: { a: 2 } }), { a: 2 });
+  assert.deepEqual(actionParams({ params: { a: 1 } }), { a: 1 }, "a server without edits sends no approvedParams");
+  assert.deepEqual(actionParams({ params: { a: 1 }, approvedParams: {} }), {}, "an edit that removed every param is still the edit");
+  assert.equal(paramsEdited({ params: { a: 1 }, approvedParams: null }), false);
+  assert.equal(paramsEdited({ params: { a: 1, b: [1, { c: 2 }] }, approvedParams: { b: [1, { c: 2 }], a: 1 } }), false);
+  assert.equal(paramsEdited({ params: { a: 1 }, approvedParams: { a: "1" } }), true);
+  assert.equal(paramsEdited({ params: { a: [1, 2] }, approvedParams: { a: [2, 1] } }), true);
+  assert.equal(paramsEdited({ params: { a: 1 }, approvedParams: { a: 1, b: null } }), true);
+  assert.equal(paramsEdited({ params: { a: {} }, approvedParams: { a: [] } }), true);
+});
+
+test("decide sends edited params and the grant's duration as a Go duration string", async () => {
+  const answer = () => ({ status: 200, body: JSON.stringify({ id: "req_1", status: "approved" }) });
+  const { fn, calls } = stubFetch([answer(), answer(), answer()]);
+  const c = new AgentGateClient({ baseUrl: "http://gate", apiKey: "k", fetch: fn });
+  await c.decide("req_1", { decision: "approved", params: { amount: 100 }, grant: { durationMs: 3_600_000, maxUses: 5, conditions: { "params.amount": { $lte: 100 } } } });
+  await c.decide("req_1", { decision: "approved", grant: { durationMs: 1500 } });
+  await c.decide("req_1", { decision: "approved", grant: { duration: " 1h30m " } });
+  assert.deepEqual(
+    calls.map((x) => JSON.parse(x.init.body)),
+    [
+      { decision: "approved", params: { amount: 100 }, grant: { duration: "3600s", maxUses: 5, conditions: { "params.amount": { $lte: 100 } } } },
+      { decision: "approved", grant: { duration: "1500ms" } },
+      { decision: "approved", grant: { duration: "1h30m" } },
+    ],
+  );
+});
+
+test("decideBatch, listGrants, revokeGrant and the group calls use the documented routes", async () => {
+  const ok = (body) => ({ status: 200, body: JSON.stringify(body) });
+  const { fn, calls } = stubFetch([
+    ok({ results: [{ id: "req_1", ok: true, status: 200 }] }),
+    ok({ grants: [], pagination: { total: 0, limit: 10, offset: 0, hasMore: false } }),
+    ok({ id: "grt_1", active: false }),
+    ok({ groups: [] }),
+    ok({ name: "oncall", members: ["a"] }),
+    ok({ name: "oncall", members: ["a"] }),
+    ok({ success: true }),
+  ]);
+  const c = new AgentGateClient({ baseUrl: "http://gate", apiKey: "k", fetch: fn });
+  assert.equal((await c.decideBatch(["req_1"], { decision: "denied", reason: "r" }))[0].ok, true);
+  assert.equal((await c.listGrants({ agentId: "key_1", action: "a b", activeOnly: true, limit: 10 })).pagination.limit, 10);
+  assert.equal((await c.revokeGrant("grt_1")).id, "grt_1");
+  await c.listGroups();
+  await c.getGroup("oncall");
+  await c.saveGroup("oncall", ["a"]);
+  await c.deleteGroup("oncall");
+  assert.deepEqual(
+    calls.map((x) => [x.init.method, x.url, x.init.body ? JSON.parse(x.init.body) : null]),
+    [
+      ["POST", "http://gate/api/requests/decide-batch", { ids: ["req_1"], decision: "denied", reason: "r" }],
+      ["GET", "http://gate/api/grants?agentId=key_1&action=a+b&limit=10&active=true", null],
+      ["DELETE", "http://gate/api/grants/grt_1", null],
+      ["GET", "http://gate/api/groups", null],
+      ["GET", "http://gate/api/groups/oncall", null],
+      ["PUT", "http://gate/api/groups/oncall", { members: ["a"] }],
+      ["DELETE", "http://gate/api/groups/oncall", null],
+    ],
+  );
 });
