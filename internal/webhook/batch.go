@@ -54,7 +54,7 @@ func (w *batchWorker) Timeout(job *river.Job[BatchArgs]) time.Duration {
 }
 
 func (w *batchWorker) Work(ctx context.Context, job *river.Job[BatchArgs]) error {
-	return w.s.deliverBatch(ctx, job.Args, job.Attempt)
+	return w.s.deliverBatch(ctx, job.Args)
 }
 
 // DeliveryID is the id of the delivery of audit event auditEventID as
@@ -80,10 +80,10 @@ func DeliveryID(webhookID string, auditEventID int64, event string) string {
 
 // deliverBatch sends the deliveries of a's range that are not recorded yet
 // and records every outcome in one transaction, with a retry job for each
-// retryable failure. Run again (attempt > 1: River retries a job that
-// failed or whose process died), it skips the deliveries already recorded
-// and sends the others with the same ids.
-func (s *Service) deliverBatch(ctx context.Context, a BatchArgs, attempt int) error {
+// retryable failure. Run again (River retries a job whose process died),
+// it skips the deliveries already recorded and sends the others with the
+// same ids.
+func (s *Service) deliverBatch(ctx context.Context, a BatchArgs) error {
 	w, err := s.store.WebhookGetByID(ctx, a.WebhookID)
 	if errors.Is(err, approval.ErrNotFound) {
 		return river.JobCancel(fmt.Errorf("webhook %s does not exist", a.WebhookID))
@@ -99,17 +99,13 @@ func (s *Service) deliverBatch(ctx context.Context, a BatchArgs, attempt int) er
 	if len(ds) == 0 {
 		return nil
 	}
-	// A first run has recorded nothing yet; the read is for reruns.
-	// (Were it wrong, the insert would still record each delivery once.)
-	var recorded []string
-	if attempt > 1 {
-		ids := make([]string, len(ds))
-		for i, d := range ds {
-			ids[i] = d.ID
-		}
-		if recorded, err = s.store.DeliveryExisting(ctx, ids); err != nil {
-			return err
-		}
+	ids := make([]string, len(ds))
+	for i, d := range ds {
+		ids[i] = d.ID
+	}
+	recorded, err := s.store.DeliveryExisting(ctx, ids)
+	if err != nil {
+		return err
 	}
 	if len(recorded) > 0 {
 		skip := make(map[string]bool, len(recorded))

@@ -190,9 +190,9 @@ func TestOneBatchJobPerWebhookPerSeal(t *testing.T) {
 		if _, _, err := s.webhooks.Update(ctx, created.ID, webhook.Patch{Events: []string{"*"}}); err != nil {
 			t.Fatal(err)
 		}
-		for attempt := range 2 { // the second run of each job finds everything recorded
+		for range 2 { // the second run of each job finds everything recorded
 			for _, b := range bs {
-				if err := s.webhooks.DeliverBatch(ctx, b, attempt+1); err != nil {
+				if err := s.webhooks.DeliverBatch(ctx, b); err != nil {
 					t.Fatal(err)
 				}
 			}
@@ -264,7 +264,7 @@ func TestBatchRerunAfterCrash(t *testing.T) {
 		if len(bs) != 1 {
 			t.Fatalf("%d batch jobs, want 1", len(bs))
 		}
-		if err := s.webhooks.DeliverBatch(ctx, bs[0], 1); err != nil {
+		if err := s.webhooks.DeliverBatch(ctx, bs[0]); err != nil {
 			t.Fatal(err)
 		}
 		first := rc.all()
@@ -281,7 +281,7 @@ func TestBatchRerunAfterCrash(t *testing.T) {
 				}
 			}
 		}
-		if err := s.webhooks.DeliverBatch(ctx, bs[0], 2); err != nil {
+		if err := s.webhooks.DeliverBatch(ctx, bs[0]); err != nil {
 			t.Fatal(err)
 		}
 		again := rc.all()[5:]
@@ -332,7 +332,7 @@ func TestBatchInterrupted(t *testing.T) {
 			time.Sleep(300 * time.Millisecond)
 			cancel()
 		}()
-		if err := s.webhooks.DeliverBatch(ctx, bs[0], 1); err == nil {
+		if err := s.webhooks.DeliverBatch(ctx, bs[0]); err == nil {
 			t.Fatal("an interrupted batch reported success")
 		}
 		recorded := map[string]bool{}
@@ -348,7 +348,7 @@ func TestBatchInterrupted(t *testing.T) {
 			t.Logf("only %d of the 2 answered deliveries were recorded before the cut", len(recorded))
 		}
 		answer.Store(true)
-		if err := s.webhooks.DeliverBatch(context.Background(), bs[0], 2); err != nil {
+		if err := s.webhooks.DeliverBatch(context.Background(), bs[0]); err != nil {
 			t.Fatal(err)
 		}
 		hs := rc.all()
@@ -405,7 +405,7 @@ func TestBatchForInactiveWebhook(t *testing.T) {
 				if err := tc.stop(s, w.ID); err != nil {
 					t.Fatal(err)
 				}
-				if err := s.webhooks.DeliverBatch(ctx, s.batches(t)[0], 1); err != nil {
+				if err := s.webhooks.DeliverBatch(ctx, s.batches(t)[0]); err != nil {
 					t.Fatal(err)
 				}
 				if n := len(rc.all()); n != 0 {
