@@ -136,9 +136,9 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger, out io.Write
 	} else {
 		opts.Publisher = events.NewLocal(a.Hub)
 	}
-	// Webhooks: the service fans events out to deliveries when the sealer
-	// hands it committed audit events (the audit trail is the outbox) and
-	// owns the delivery worker.
+	// Webhooks: the service enqueues one batch job per webhook when the
+	// sealer hands it committed audit events (the audit trail is the
+	// outbox) and owns the batch and retry workers.
 	if a.Webhooks, err = newWebhooks(cfg, st, log); err != nil {
 		st.Close()
 		return nil, err
@@ -155,7 +155,7 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger, out io.Write
 	workers := river.NewWorkers()
 	river.AddWorker(workers, &jobs.ExpireWorker{Approvals: a.Approvals})
 	river.AddWorker(workers, &jobs.EscalateWorker{Approvals: a.Approvals})
-	river.AddWorker(workers, a.Webhooks.Worker())
+	a.Webhooks.AddWorkers(workers)
 	if err := a.newChannels(); err != nil {
 		st.Close()
 		return nil, err
@@ -283,6 +283,7 @@ func newWebhooks(cfg *config.Config, st *store.Store, log *slog.Logger) (*webhoo
 		MaxAttempts:   cfg.WebhookMaxAttempts,
 		Timeout:       cfg.WebhookTimeout,
 		RetryBase:     cfg.WebhookRetryBase,
+		Concurrency:   cfg.WebhookWorkers,
 		AllowPrivate:  cfg.WebhookAllowPrivate,
 		EncryptionKey: key,
 		Version:       Version,

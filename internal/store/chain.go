@@ -89,6 +89,25 @@ func (s *Store) AuditListSealed(ctx context.Context, afterSeq int64, limit int) 
 	return out, rows.Err()
 }
 
+// AuditListSealedRange returns the sealed events with fromSeq <= seq <=
+// toSeq, in seq order.
+func (s *Store) AuditListSealedRange(ctx context.Context, fromSeq, toSeq int64) ([]*approval.AuditEvent, error) {
+	rows, err := s.rdb.QueryContext(ctx, `SELECT `+auditColumns+` FROM audit_events a WHERE a.seq >= $1 AND a.seq <= $2 ORDER BY a.seq`, fromSeq, toSeq)
+	if err != nil {
+		return nil, fmt.Errorf("store: list sealed audit events: %w", err)
+	}
+	defer rows.Close()
+	var out []*approval.AuditEvent
+	for rows.Next() {
+		e, err := scanAudit(rows)
+		if err != nil {
+			return nil, fmt.Errorf("store: list sealed audit events: %w", err)
+		}
+		out = append(out, e)
+	}
+	return out, rows.Err()
+}
+
 // AuditCountUnsealed counts events waiting for the sealer.
 func (s *Store) AuditCountUnsealed(ctx context.Context) (int64, error) {
 	var n int64

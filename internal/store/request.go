@@ -71,6 +71,32 @@ func (s *Store) RequestGetByID(ctx context.Context, id string) (*approval.Reques
 	return s.requestGetByID(ctx, s.rdb, id)
 }
 
+// RequestListByIDs returns the requests with the given ids, in no
+// particular order; ids that match none are left out.
+func (s *Store) RequestListByIDs(ctx context.Context, ids []string) ([]*approval.Request, error) {
+	if len(ids) == 0 {
+		return nil, nil
+	}
+	list, err := json.Marshal(ids)
+	if err != nil {
+		return nil, err
+	}
+	rows, err := s.rdb.QueryContext(ctx, `SELECT `+requestColumns+` FROM requests WHERE `+s.jsonIDs("id"), string(list))
+	if err != nil {
+		return nil, fmt.Errorf("store: list requests by id: %w", err)
+	}
+	defer rows.Close()
+	var out []*approval.Request
+	for rows.Next() {
+		r, err := scanRequest(rows)
+		if err != nil {
+			return nil, fmt.Errorf("store: list requests by id: %w", err)
+		}
+		out = append(out, r)
+	}
+	return out, rows.Err()
+}
+
 // RequestGetByID reads request id inside the transaction.
 func (t *Tx) RequestGetByID(ctx context.Context, id string) (*approval.Request, error) {
 	return t.s.requestGetByID(ctx, t.tx, id)

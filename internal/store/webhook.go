@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"strconv"
 	"strings"
@@ -184,37 +185,122 @@ func (t *Tx) DeliveryGetByID(ctx context.Context, id string) (*webhook.Delivery,
 	return t.s.deliveryGetByID(ctx, t.tx, id)
 }
 
-// deliveryInsertBatch bounds the rows of one INSERT (8 parameters each).
-const deliveryInsertBatch = 400
+// deliveryInsertBatch bounds the rows of one INSERT (13 parameters each).
+const deliveryInsertBatch = 200
 
-// DeliveryInsert stores new deliveries, many rows per statement.
-func (t *Tx) DeliveryInsert(ctx context.Context, ds []*webhook.Delivery) error {
+// DeliveryInsert stores new deliveries as given, many rows per statement,
+// and returns the ids it inserted: a delivery whose id exists is left
+// alone (a batch job run twice records its deliveries once).
+func (t *Tx) DeliveryInsert(ctx context.Context, ds []*webhook.Delivery) ([]string, error) {
+	const cols = 13
+	var inserted []string
 	for len(ds) > 0 {
 		n := min(len(ds), deliveryInsertBatch)
 		var b strings.Builder
-		b.WriteString(`INSERT INTO webhook_deliveries (id, webhook_id, event, request_id, data, status, created_at, updated_at) VALUES `)
-		args := make([]any, 0, n*8)
+		b.WriteString(`INSERT INTO webhook_deliveries (` + deliveryColumns + `) VALUES `)
+		args := make([]any, 0, n*cols)
 		for i, d := range ds[:n] {
 			if i > 0 {
 				b.WriteString(", ")
 			}
-			b.WriteByte('(')
-			for j := range 8 {
-				if j > 0 {
-					b.WriteString(", ")
-				}
-				b.WriteString("$" + strconv.Itoa(i*8+j+1))
-			}
-			b.WriteByte(')')
-			args = append(args, d.ID, d.WebhookID, d.Event, nullString(d.RequestID), string(d.Data), d.Status,
-				d.CreatedAt.UTC(), d.UpdatedAt.UTC())
+			placeholders(&b, i*cols, cols)
+			args = append(args, d.ID, d.WebhookID, d.Event, nullString(d.RequestID), string(d.Data), d.Status, d.Attempts,
+				nullCode(d.LastStatusCode), nullString(d.LastError), nullTime(d.NextAttemptAt), d.CreatedAt.UTC(),
+				d.UpdatedAt.UTC(), nullTime(d.CompletedAt))
 		}
-		if _, err := t.tx.ExecContext(ctx, b.String(), args...); err != nil {
-			return fmt.Errorf("store: insert deliveries: %w", t.s.mapErr(err))
+		b.WriteString(` ON CONFLICT (id) DO NOTHING RETURNING id`)
+		rows, err := t.tx.QueryContext(ctx, b.String(), args...)
+		if err != nil {
+			return nil, fmt.Errorf("store: insert deliveries: %w", t.s.mapErr(err))
+		}
+		for rows.Next() {
+			var id string
+			if err := rows.Scan(&id); err != nil {
+				rows.Close()
+				return nil, fmt.Errorf("store: insert deliveries: %w", err)
+			}
+			inserted = append(inserted, id)
+		}
+		if err := errors.Join(rows.Err(), rows.Close()); err != nil {
+			return nil, fmt.Errorf("store: insert deliveries: %w", err)
 		}
 		ds = ds[n:]
 	}
+	return inserted, nil
+}
+
+// placeholders writes "($from+1, ..., $from+n)".
+func placeholders(b *strings.Builder, from, n int) {
+	b.WriteByte('(')
+	for j := range n {
+		if j > 0 {
+			b.WriteString(", ")
+		}
+		b.WriteString("$" + strconv.Itoa(from+j+1))
+	}
+	b.WriteByte(')')
+}
+
+// attemptInsertBatch bounds the rows of one INSERT (7 parameters each).
+const attemptInsertBatch = 400
+
+// AttemptInsert stores attempts, many rows per statement.
+func (t *Tx) AttemptInsert(ctx context.Context, as []*webhook.Attempt) error {
+	const cols = 7
+	for len(as) > 0 {
+		n := min(len(as), attemptInsertBatch)
+		var b strings.Builder
+		b.WriteString(`INSERT INTO webhook_attempts (delivery_id, attempt, status_code, error, response_body, duration_ms, created_at) VALUES `)
+		args := make([]any, 0, n*cols)
+		for i, a := range as[:n] {
+			if i > 0 {
+				b.WriteString(", ")
+			}
+			placeholders(&b, i*cols, cols)
+			args = append(args, a.DeliveryID, a.Attempt, nullCode(a.StatusCode), nullString(a.Error), nullString(a.ResponseBody),
+				a.Duration.Milliseconds(), a.CreatedAt.UTC())
+		}
+		if _, err := t.tx.ExecContext(ctx, b.String(), args...); err != nil {
+			return fmt.Errorf("store: insert attempts: %w", err)
+		}
+		as = as[n:]
+	}
 	return nil
+}
+
+// jsonIDs returns the condition "col is one of ids" with ids passed as one
+// JSON array parameter ($1), so the statement's text (and on SQLite its
+// cached prepared statement) does not depend on how many there are.
+func (s *Store) jsonIDs(col string) string {
+	if s.dialect.name() == Postgres {
+		return col + ` IN (SELECT jsonb_array_elements_text($1::jsonb))`
+	}
+	return col + ` IN (SELECT value FROM json_each($1))`
+}
+
+// DeliveryExisting returns those of ids that are stored deliveries.
+func (s *Store) DeliveryExisting(ctx context.Context, ids []string) ([]string, error) {
+	if len(ids) == 0 {
+		return nil, nil
+	}
+	list, err := json.Marshal(ids)
+	if err != nil {
+		return nil, err
+	}
+	rows, err := s.rdb.QueryContext(ctx, `SELECT id FROM webhook_deliveries WHERE `+s.jsonIDs("id"), string(list))
+	if err != nil {
+		return nil, fmt.Errorf("store: look up deliveries: %w", err)
+	}
+	defer rows.Close()
+	var out []string
+	for rows.Next() {
+		var id string
+		if err := rows.Scan(&id); err != nil {
+			return nil, fmt.Errorf("store: look up deliveries: %w", err)
+		}
+		out = append(out, id)
+	}
+	return out, rows.Err()
 }
 
 // DeliveryList returns a page of f's deliveries, newest first, and the

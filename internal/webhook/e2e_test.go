@@ -2,9 +2,11 @@ package webhook_test
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"crypto/hmac"
 	"crypto/sha256"
+	"database/sql"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
@@ -12,6 +14,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -41,11 +44,18 @@ type receiver struct {
 	hits    []hit
 	notify  chan struct{}
 	respond func(n int) int
+	// hang, when set, makes the receiver record a hit and then not answer
+	// it (until the sender gives up) when it returns true for the body.
+	hang func(body []byte) bool
 }
 
 func newReceiver(t testing.TB, respond func(n int) int) *receiver {
+	return newHangingReceiver(t, respond, nil)
+}
+
+func newHangingReceiver(t testing.TB, respond func(n int) int, hang func(body []byte) bool) *receiver {
 	t.Helper()
-	rc := &receiver{notify: make(chan struct{}, 1), respond: respond}
+	rc := &receiver{notify: make(chan struct{}, 1), respond: respond, hang: hang}
 	rc.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		body, _ := io.ReadAll(r.Body)
 		rc.mu.Lock()
@@ -55,6 +65,10 @@ func newReceiver(t testing.TB, respond func(n int) int) *receiver {
 		select {
 		case rc.notify <- struct{}{}:
 		default:
+		}
+		if rc.hang != nil && rc.hang(body) {
+			<-r.Context().Done()
+			return
 		}
 		status := http.StatusOK
 		if rc.respond != nil {
@@ -78,8 +92,11 @@ func (rc *receiver) waitHits(t testing.TB, n int, timeout time.Duration) []hit {
 	t.Helper()
 	deadline := time.After(timeout)
 	for {
-		if h := rc.all(); len(h) >= n {
-			return h
+		rc.mu.Lock()
+		got := len(rc.hits)
+		rc.mu.Unlock()
+		if got >= n { // counted without copying: benchmarks wait for thousands
+			return rc.all()
 		}
 		select {
 		case <-rc.notify:
@@ -247,6 +264,28 @@ func verify(t testing.TB, secret string, h hit) {
 	if ua := h.header.Get("User-Agent"); !strings.HasPrefix(ua, "AgentGate-Webhooks/") {
 		t.Fatalf("User-Agent %q", ua)
 	}
+}
+
+// batchCoverage fails t unless the seq ranges of batches (the batch jobs
+// of one webhook) are disjoint, and returns how many "created" audit
+// events the ranges hold.
+func batchCoverage(t testing.TB, db *sql.DB, batches []webhook.BatchArgs) int {
+	t.Helper()
+	batches = slices.Clone(batches)
+	slices.SortFunc(batches, func(a, b webhook.BatchArgs) int { return cmp.Compare(a.FromSeq, b.FromSeq) })
+	n := 0
+	for i, a := range batches {
+		if a.FromSeq > a.ToSeq || (i > 0 && a.FromSeq <= batches[i-1].ToSeq) {
+			t.Fatalf("batch ranges overlap or are empty: %+v after %+v", a, batches[max(i-1, 0)])
+		}
+		var c int
+		if err := db.QueryRow(`SELECT COUNT(*) FROM audit_events WHERE event_type = 'created' AND seq >= $1 AND seq <= $2`,
+			a.FromSeq, a.ToSeq).Scan(&c); err != nil {
+			t.Fatal(err)
+		}
+		n += c
+	}
+	return n
 }
 
 // onBothDatabases runs fn on a new SQLite file and, when
@@ -476,7 +515,8 @@ func TestDisableAndDeleteStopPending(t *testing.T) {
 				createRequest(t, s.URL, s.AdminKey, "stop.me")
 				rc.waitHits(t, 1, 10*time.Second)
 				eventually(t, 10*time.Second, "the first attempt to be recorded", func() bool {
-					return deliveries(t, s, wh.ID, "").Deliveries[0].Attempts == 1
+					l := deliveries(t, s, wh.ID, "") // a delivery is listed once its first attempt is recorded
+					return len(l.Deliveries) == 1 && l.Deliveries[0].Attempts == 1
 				})
 				if st := call(t, s.URL, s.AdminKey, tc.method, "/api/webhooks/"+wh.ID, tc.body, nil); st != http.StatusOK {
 					t.Fatalf("%s: %d", tc.method, st)
@@ -706,9 +746,9 @@ func (failingHook) OnEvents(context.Context, approval.Tx, []approval.Event) erro
 
 // TestDeliveriesFollowCommits: the audit trail is the outbox. A change
 // that rolls back (here: a later hook fails) leaves no event, so nothing
-// is ever delivered for it; a change that commits gets exactly one
-// delivery (and one job) per matching subscription once the sealer has
-// run, and sealing again adds none.
+// is ever delivered for it; a change that commits gets exactly one batch
+// job per matching subscription once the sealer has run (sealing again
+// adds none), and the jobs make exactly one delivery per subscription.
 func TestDeliveriesFollowCommits(t *testing.T) {
 	t.Parallel()
 	onBothDatabases(t, func(t *testing.T, dbURL string) {
@@ -716,16 +756,18 @@ func TestDeliveriesFollowCommits(t *testing.T) {
 		s := testserver.Start(t, &testserver.Options{DatabaseURL: dbURL, Configure: fastRetries(20 * time.Millisecond)})
 		createWebhook(t, s, rc.URL, []string{"*"}, "")
 		createWebhook(t, s, rc.URL, []string{"request.created"}, "")
+		createWebhook(t, s, rc.URL, []string{"request.denied"}, "") // wants nothing a creation raises: no job
 		agent := approval.Actor{ID: "agent-1", Name: "agent", Type: approval.ActorAgent}
 		ctx := context.Background()
-		count := func() (deliveries, jobs, requests int) {
+		count := func() (deliveries, batches, retries, requests int) {
 			db := s.App.Store.DB()
 			for _, q := range []struct {
 				sql string
 				n   *int
 			}{
 				{`SELECT COUNT(*) FROM webhook_deliveries`, &deliveries},
-				{`SELECT COUNT(*) FROM river_job WHERE kind = 'agentgate.webhook_delivery'`, &jobs},
+				{`SELECT COUNT(*) FROM river_job WHERE kind = 'agentgate.webhook_batch'`, &batches},
+				{`SELECT COUNT(*) FROM river_job WHERE kind = 'agentgate.webhook_delivery'`, &retries},
 				{`SELECT COUNT(*) FROM requests`, &requests},
 			} {
 				if err := db.QueryRow(q.sql).Scan(q.n); err != nil {
@@ -751,8 +793,8 @@ func TestDeliveriesFollowCommits(t *testing.T) {
 			t.Fatal("Create succeeded although a hook failed")
 		}
 		seal()
-		if d, j, r := count(); d != 0 || j != 0 || r != 0 {
-			t.Fatalf("after a rollback: %d deliveries, %d jobs, %d requests; want none", d, j, r)
+		if d, b, j, r := count(); d != 0 || b != 0 || j != 0 || r != 0 {
+			t.Fatalf("after a rollback: %d deliveries, %d batch jobs, %d retry jobs, %d requests; want none", d, b, j, r)
 		}
 
 		ok := approval.NewService(s.App.Store, approval.Config{}, approval.Options{})
@@ -761,10 +803,18 @@ func TestDeliveriesFollowCommits(t *testing.T) {
 		}
 		seal()
 		seal()
-		if d, j, r := count(); d != 2 || j != 2 || r != 1 {
-			t.Fatalf("after a commit and two seals: %d deliveries, %d jobs, %d requests; want 2, 2, 1", d, j, r)
+		if _, b, _, r := count(); b != 2 || r != 1 {
+			t.Fatalf("after a commit and two seals: %d batch jobs, %d requests; want 2, 1", b, r)
 		}
 		rc.waitHits(t, 2, 10*time.Second)
+		eventually(t, 10*time.Second, "both deliveries to be recorded", func() bool {
+			d, _, _, _ := count()
+			return d == 2
+		})
+		seal()
+		if d, b, j, _ := count(); d != 2 || b != 2 || j != 0 || len(rc.all()) != 2 {
+			t.Fatalf("at the end: %d deliveries, %d batch jobs, %d retry jobs, %d POSTs; want 2, 2, 0, 2", d, b, j, len(rc.all()))
+		}
 	})
 }
 
@@ -840,22 +890,52 @@ func TestTwoServersPostgresExactlyOnce(t *testing.T) {
 			}
 		}
 	}
-	// River marks jobs completed asynchronously, after the delivery is
-	// recorded; once all are, none may have needed a second attempt.
+	// River marks jobs completed asynchronously, after the deliveries are
+	// recorded; once all are, none may have needed a second run. Each
+	// subscriber's batch jobs cover the sealed events without a gap or an
+	// overlap, and no delivery needed a retry job.
 	db := s1.App.Store.DB()
-	eventually(t, 30*time.Second, "River to complete every delivery job", func() bool {
+	eventually(t, 30*time.Second, "River to complete every batch job", func() bool {
 		var n int
-		err := db.QueryRow(`SELECT COUNT(*) FROM river_job WHERE kind = 'agentgate.webhook_delivery' AND state <> 'completed'`).Scan(&n)
+		err := db.QueryRow(`SELECT COUNT(*) FROM river_job WHERE kind = 'agentgate.webhook_batch' AND state <> 'completed'`).Scan(&n)
 		return err == nil && n == 0
 	})
-	var jobs, again int
-	if err := db.QueryRow(`SELECT COUNT(*), COUNT(*) FILTER (WHERE attempt <> 1) FROM river_job WHERE kind = 'agentgate.webhook_delivery'`).Scan(&jobs, &again); err != nil {
+	var batches, again, retries int
+	if err := db.QueryRow(`SELECT COUNT(*), COUNT(*) FILTER (WHERE attempt <> 1) FROM river_job WHERE kind = 'agentgate.webhook_batch'`).Scan(&batches, &again); err != nil {
 		t.Fatal(err)
 	}
-	if jobs != 2*events || again != 0 {
-		t.Errorf("%d delivery jobs (want %d), %d of them worked more than once", jobs, 2*events, again)
+	if err := db.QueryRow(`SELECT COUNT(*) FROM river_job WHERE kind = 'agentgate.webhook_delivery'`).Scan(&retries); err != nil {
+		t.Fatal(err)
 	}
-	rows, err := s1.App.Store.DB().Query(`SELECT attempted_by[1], COUNT(*) FROM river_job WHERE kind = 'agentgate.webhook_delivery' GROUP BY 1 ORDER BY 1`)
+	if batches == 0 || batches > 2*events || again != 0 || retries != 0 {
+		t.Errorf("%d batch jobs (want 1 to %d), %d of them worked more than once, %d retry jobs (want 0)", batches, 2*events, again, retries)
+	}
+	rows, err := db.Query(`SELECT args FROM river_job WHERE kind = 'agentgate.webhook_batch'`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	byWebhook := map[string][]webhook.BatchArgs{}
+	for rows.Next() {
+		var raw []byte
+		var a webhook.BatchArgs
+		if err := rows.Scan(&raw); err != nil {
+			t.Fatal(err)
+		}
+		if err := json.Unmarshal(raw, &a); err != nil {
+			t.Fatal(err)
+		}
+		byWebhook[a.WebhookID] = append(byWebhook[a.WebhookID], a)
+	}
+	if err := errors.Join(rows.Err(), rows.Close()); err != nil {
+		t.Fatal(err)
+	}
+	for _, wh := range whs {
+		if covered := batchCoverage(t, db, byWebhook[wh.ID]); covered != events {
+			t.Errorf("webhook %s: its batch jobs cover %d created events, want %d", wh.ID, covered, events)
+		}
+	}
+	t.Logf("%d batch jobs for %d deliveries", batches, 2*events)
+	rows, err = s1.App.Store.DB().Query(`SELECT attempted_by[1], COUNT(*) FROM river_job WHERE kind = 'agentgate.webhook_batch' GROUP BY 1 ORDER BY 1`)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -866,7 +946,7 @@ func TestTwoServersPostgresExactlyOnce(t *testing.T) {
 		if err := rows.Scan(&worker, &n); err != nil {
 			t.Fatal(err)
 		}
-		t.Logf("River client %s worked %d deliveries", worker, n)
+		t.Logf("River client %s worked %d batches", worker, n)
 	}
 }
 
@@ -927,4 +1007,57 @@ func TestEscalatedEvent(t *testing.T) {
 			t.Fatalf("delivery %s: %v", h.body, err)
 		}
 	})
+}
+
+// TestAttemptsSpanBatchAndRetries: the batch job's attempt is the first of
+// AGENTGATE_WEBHOOK_MAX_ATTEMPTS; the retry job makes the rest, numbered
+// on, under the same id, and then the delivery fails. With one attempt
+// there is no retry job at all.
+func TestAttemptsSpanBatchAndRetries(t *testing.T) {
+	t.Parallel()
+	for _, maxAttempts := range []int{1, 3} {
+		t.Run(fmt.Sprintf("max=%d", maxAttempts), func(t *testing.T) {
+			t.Parallel()
+			onBothDatabases(t, func(t *testing.T, dbURL string) {
+				rc := newReceiver(t, func(int) int { return http.StatusServiceUnavailable })
+				s := testserver.Start(t, &testserver.Options{DatabaseURL: dbURL, Configure: func(c *config.Config) {
+					fastRetries(10 * time.Millisecond)(c)
+					c.WebhookMaxAttempts = maxAttempts
+				}})
+				wh := createWebhook(t, s, rc.URL, []string{"request.created"}, testSecret)
+				createRequest(t, s.URL, s.AdminKey, "always.failing")
+				hits := rc.waitHits(t, maxAttempts, 15*time.Second)
+				for i, h := range hits {
+					verify(t, testSecret, h)
+					if got := h.header.Get(webhook.HeaderAttempt); got != strconv.Itoa(i+1) {
+						t.Errorf("POST %d has attempt %s", i+1, got)
+					}
+					if h.header.Get(webhook.HeaderDelivery) != hits[0].header.Get(webhook.HeaderDelivery) {
+						t.Errorf("POST %d has another delivery id", i+1)
+					}
+				}
+				eventually(t, 10*time.Second, "the delivery to fail", func() bool {
+					l := deliveries(t, s, wh.ID, "?status=failed")
+					return len(l.Deliveries) == 1 && l.Deliveries[0].Attempts == maxAttempts
+				})
+				db := s.App.Store.DB()
+				eventually(t, 10*time.Second, "every webhook job to end", func() bool {
+					var n int
+					err := db.QueryRow(`SELECT COUNT(*) FROM river_job WHERE queue = 'webhook'
+						AND state NOT IN ('completed', 'cancelled', 'discarded')`).Scan(&n)
+					return err == nil && n == 0
+				})
+				var retries int
+				if err := db.QueryRow(`SELECT COUNT(*) FROM river_job WHERE kind = 'agentgate.webhook_delivery'`).Scan(&retries); err != nil {
+					t.Fatal(err)
+				}
+				if want := min(maxAttempts-1, 1); retries != want {
+					t.Errorf("%d retry jobs, want %d", retries, want)
+				}
+				if n := len(rc.all()); n != maxAttempts {
+					t.Errorf("receiver got %d POSTs, want %d", n, maxAttempts)
+				}
+			})
+		})
+	}
 }

@@ -4,13 +4,12 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"fmt"
+	"slices"
 	"time"
 
 	"github.com/riverqueue/river"
 
 	"github.com/agentgate/agentgate/internal/approval"
-	"github.com/agentgate/agentgate/internal/wire"
 )
 
 var _ approval.SealHook = (*Service)(nil)
@@ -37,12 +36,14 @@ func eventNames(auditType string) []string {
 // OnSealed implements approval.SealHook. The audit trail is the outbox:
 // every change writes its audit events in its own transaction, and the
 // sealer hands each committed event here exactly once, in commit order,
-// inside the sealing transaction. For each event this writes a pending
-// delivery per enabled webhook that wants it, and one River job per
-// delivery, in that same transaction. So a change that commits is
-// delivered, a change that rolls back never is, a crash in between only
-// delays the fan-out to the next seal, and creating a request costs no
-// webhook work at all.
+// inside the sealing transaction. For each enabled webhook that wants at
+// least one of the events this enqueues one batch job covering the range
+// of sequence numbers from the first to the last event it wants, in that
+// same transaction; the job writes the deliveries as it makes them. So a
+// change that commits is delivered, a change that rolls back never is, a
+// crash in between only delays the fan-out to the next seal, creating a
+// request costs no webhook work, and sealing costs one job per webhook
+// whatever the number of events.
 func (s *Service) OnSealed(ctx context.Context, atx approval.Tx, events []*approval.AuditEvent) error {
 	tx, ok := atx.(Tx)
 	if !ok {
@@ -52,45 +53,34 @@ func (s *Service) OnSealed(ctx context.Context, atx approval.Tx, events []*appro
 	if err != nil || len(subs) == 0 {
 		return err
 	}
-	now := tx.Now()
-	requests := map[string]*approval.Request{}
-	var ds []*Delivery
-	for _, e := range events {
-		names := eventNames(e.EventType)
-		if e.RequestID == "" || len(names) == 0 {
-			continue
-		}
-		var data json.RawMessage
-		for _, name := range names {
-			for _, w := range subs {
-				if !w.Wants(name) {
-					continue
-				}
-				if data == nil {
-					r, ok := requests[e.RequestID]
-					if !ok {
-						if r, err = atx.RequestGetByID(ctx, e.RequestID); err != nil {
-							return fmt.Errorf("webhook: load request %s: %w", e.RequestID, err)
-						}
-						requests[e.RequestID] = r
-					}
-					data, err = json.Marshal(map[string]any{"request": wire.ToRequest(snapshot(r, e), e.CreatedAt)})
-					if err != nil {
-						return fmt.Errorf("webhook: encode payload: %w", err)
-					}
-				}
-				ds = append(ds, &Delivery{ID: approval.NewID("dlv_"), WebhookID: w.ID, Event: name, RequestID: e.RequestID,
-					Data: data, Status: StatusPending, CreatedAt: now, UpdatedAt: now})
+	var params []river.InsertManyParams
+	for _, w := range subs {
+		var from, to int64
+		found := false
+		for _, e := range events {
+			if e.RequestID == "" || !slices.ContainsFunc(eventNames(e.EventType), w.Wants) {
+				continue
 			}
+			if !found {
+				from, found = e.Seq, true
+			}
+			to = e.Seq
+		}
+		if found {
+			params = append(params, river.InsertManyParams{
+				Args:       BatchArgs{WebhookID: w.ID, FromSeq: from, ToSeq: to, Events: w.Events},
+				InsertOpts: &river.InsertOpts{Queue: QueueName, MaxAttempts: batchMaxAttempts},
+			})
 		}
 	}
-	if len(ds) == 0 {
+	if len(params) == 0 {
 		return nil
 	}
-	if err := tx.DeliveryInsert(ctx, ds); err != nil {
-		return err
+	if s.queue == nil {
+		// Refuse to seal rather than lose the deliveries.
+		return errors.New("webhook: no job queue configured")
 	}
-	return s.enqueue(ctx, tx, ds)
+	return s.queue.InsertManyTx(ctx, tx.SQL(), params)
 }
 
 // snapshot returns r as it was when e happened. A request changes once
@@ -120,23 +110,6 @@ func snapshot(r *approval.Request, e *approval.AuditEvent) *approval.Request {
 		}
 	}
 	return &c
-}
-
-// enqueue inserts one delivery job per delivery in tx.
-func (s *Service) enqueue(ctx context.Context, tx Tx, ds []*Delivery) error {
-	if s.queue == nil {
-		// Refuse to seal rather than lose the deliveries.
-		return errors.New("webhook: no job queue configured")
-	}
-	params := make([]river.InsertManyParams, len(ds))
-	for i, d := range ds {
-		params[i] = river.InsertManyParams{Args: DeliveryArgs{DeliveryID: d.ID}, InsertOpts: s.insertOpts()}
-	}
-	return s.queue.InsertManyTx(ctx, tx.SQL(), params)
-}
-
-func (s *Service) insertOpts() *river.InsertOpts {
-	return &river.InsertOpts{MaxAttempts: s.cfg.MaxAttempts, Queue: QueueName}
 }
 
 // subscriptions returns the enabled webhooks, from the cache while the

@@ -109,7 +109,7 @@ func TestRetryDelay(t *testing.T) {
 	s := &Service{cfg: Config{RetryBase: time.Second}}
 	for attempt := 1; attempt <= 12; attempt++ {
 		base := time.Second << attempt
-		for job := int64(1); job <= 50; job++ {
+		for job := uint64(1); job <= 50; job++ {
 			d := s.retryDelay(job, attempt)
 			if d < base || d > base+base/4 {
 				t.Fatalf("retryDelay(job %d, attempt %d) = %v, want within [%v, %v]", job, attempt, d, base, base+base/4)

@@ -12,6 +12,8 @@ import (
 	"sync"
 	"time"
 
+	"github.com/riverqueue/river"
+
 	"github.com/agentgate/agentgate/internal/approval"
 )
 
@@ -28,6 +30,10 @@ type Config struct {
 	// RetryBase × 2^n plus up to 25 % jitter, at most MaxRetryDelay
 	// (AGENTGATE_WEBHOOK_RETRY_BASE). Defaults to 1s.
 	RetryBase time.Duration
+	// Concurrency bounds the POSTs in flight at once in this process,
+	// over every batch and retry (AGENTGATE_WEBHOOK_WORKERS). Defaults to
+	// 100.
+	Concurrency int
 	// AllowPrivate opens loopback and private addresses (never cloud
 	// metadata) for development and tests (AGENTGATE_WEBHOOK_ALLOW_PRIVATE).
 	AllowPrivate bool
@@ -42,6 +48,7 @@ const (
 	DefaultMaxAttempts = 12
 	DefaultTimeout     = 10 * time.Second
 	DefaultRetryBase   = time.Second
+	DefaultConcurrency = 100
 	// MaxRetryDelay caps one wait between attempts.
 	MaxRetryDelay = 6 * time.Hour
 )
@@ -68,6 +75,8 @@ type Service struct {
 	client    *Client
 	log       *slog.Logger
 	userAgent string
+	// slots holds a token per POST in flight (Config.Concurrency).
+	slots chan struct{}
 
 	cacheMu  sync.Mutex
 	cacheGen int64
@@ -85,6 +94,9 @@ func NewService(store Store, cfg Config, opts Options) (*Service, error) {
 	}
 	if cfg.RetryBase <= 0 {
 		cfg.RetryBase = DefaultRetryBase
+	}
+	if cfg.Concurrency <= 0 {
+		cfg.Concurrency = DefaultConcurrency
 	}
 	if cfg.Version == "" {
 		cfg.Version = "dev"
@@ -106,12 +118,20 @@ func NewService(store Store, cfg Config, opts Options) (*Service, error) {
 		client:    NewClient(guard, ClientOptions{Timeout: cfg.Timeout, Resolver: opts.Resolver}),
 		log:       opts.Logger,
 		userAgent: "AgentGate-Webhooks/" + cfg.Version,
+		slots:     make(chan struct{}, cfg.Concurrency),
 	}, nil
 }
 
 // SetQueue sets where delivery jobs are enqueued. It must be called
 // before the Service is used concurrently.
 func (s *Service) SetQueue(q Queue) { s.queue = q }
+
+// AddWorkers registers the Service's River workers (batches and retries of
+// single deliveries) with ws.
+func (s *Service) AddWorkers(ws *river.Workers) {
+	river.AddWorker(ws, &batchWorker{s: s})
+	river.AddWorker(ws, &deliveryWorker{s: s})
+}
 
 // Config returns the effective configuration (defaults applied).
 func (s *Service) Config() Config { return s.cfg }
@@ -378,7 +398,7 @@ func (s *Service) Replay(ctx context.Context, id string) (*Delivery, error) {
 		if err := tx.DeliveryRequeue(ctx, d.ID); err != nil {
 			return err
 		}
-		if err := s.enqueue(ctx, tx, []*Delivery{d}); err != nil {
+		if err := s.enqueueReplay(ctx, tx, d); err != nil {
 			return err
 		}
 		d, err = tx.DeliveryGetByID(ctx, id)
@@ -437,12 +457,20 @@ func (s *Service) Test(ctx context.Context, id string) (*TestResult, error) {
 	d := &Delivery{ID: approval.NewID("dlv_"), WebhookID: w.ID, Event: EventTest, Data: data, Status: StatusPending}
 	err = s.store.WithWebhookTx(ctx, func(tx Tx) error {
 		d.CreatedAt, d.UpdatedAt = tx.Now(), tx.Now()
-		return tx.DeliveryInsert(ctx, []*Delivery{d})
+		_, err := tx.DeliveryInsert(ctx, []*Delivery{d})
+		return err
 	})
 	if err != nil {
 		return nil, err
 	}
-	res := s.send(ctx, w, d, 1)
+	// Not through the sending slots: this is an interactive call, and it
+	// sends one request.
+	var res Result
+	if secret, err := s.cipher.Open(w.Secret, w.ID); err != nil {
+		res = Result{Err: err}
+	} else {
+		res = s.post(ctx, w.URL, secret, d, 1)
+	}
 	status := StatusFailed
 	if outcomeOf(res) == outcomeSuccess {
 		status = StatusSuccess

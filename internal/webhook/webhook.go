@@ -6,16 +6,27 @@
 // Every request change writes its audit events in its own transaction, and
 // the audit trail is the outbox: the Service is an approval.SealHook, so
 // the sealer hands it each committed event exactly once, in commit order,
-// and inside that sealing transaction it writes one delivery row per
-// matching subscription and enqueues one River job per delivery. An event
-// exists exactly when its change committed, and its deliveries exist
-// exactly when it was sealed, so a crash can neither lose an event nor
-// invent one, and creating a request does no webhook work. River runs each job on exactly one worker at a
-// time, across every server process; a failed attempt is retried with
+// inside the sealing transaction. There it writes no delivery: for each
+// enabled webhook that wants at least one event of the sealed batch it
+// enqueues one River job naming the webhook and the batch's range of
+// sequence numbers (BatchArgs), so the seal costs O(webhooks), not
+// O(events × webhooks). The job commits with the seal, so a crash can
+// neither lose an event nor invent one, and creating a request does no
+// webhook work at all.
+//
+// The batch job reads the sealed events of its range and their requests,
+// builds each payload as of its event, POSTs the deliveries (at most
+// Config.Concurrency at once per process) and records every outcome in one
+// transaction: a delivery row, its attempt, and for each retryable failure
+// a River job of that one delivery (DeliveryArgs), which retries with
 // exponential backoff (2^attempt × the base delay, with jitter) until the
-// configured number of attempts. Receivers see the same delivery id on
-// every attempt and de-duplicate on it (delivery is at least once on the
-// wire: a process that dies after sending but before recording the answer
+// configured number of attempts. A delivery's id is derived from the
+// webhook, the audit event and the event name (DeliveryID), so a batch job
+// that River runs again after a crash skips what it recorded and sends the
+// rest under the same ids. River runs each job on exactly one worker at a
+// time, across every server process. Receivers see the same delivery id on
+// every attempt and de-duplicate on it: delivery is at least once on the
+// wire (a process that dies after sending but before recording the answer
 // sends again).
 //
 // # Safety
@@ -42,6 +53,8 @@ import (
 	"time"
 
 	"github.com/riverqueue/river"
+
+	"github.com/agentgate/agentgate/internal/approval"
 )
 
 // Event names a subscription can ask for.
@@ -153,6 +166,15 @@ type Store interface {
 	DeliveryList(ctx context.Context, f DeliveryFilter) ([]*Delivery, int64, error)
 	// AttemptList returns the attempts of a delivery, oldest first.
 	AttemptList(ctx context.Context, deliveryID string) ([]*Attempt, error)
+	// DeliveryExisting returns those of ids that are stored deliveries.
+	DeliveryExisting(ctx context.Context, ids []string) ([]string, error)
+
+	// AuditListSealedRange returns the sealed audit events with
+	// fromSeq <= seq <= toSeq, in seq order.
+	AuditListSealedRange(ctx context.Context, fromSeq, toSeq int64) ([]*approval.AuditEvent, error)
+	// RequestListByIDs returns the requests with the given ids, in no
+	// particular order; ids that match none are left out.
+	RequestListByIDs(ctx context.Context, ids []string) ([]*approval.Request, error)
 }
 
 // Tx is a write transaction. The store's transaction type implements it
@@ -175,7 +197,13 @@ type Tx interface {
 	// equals old; it reports whether it did.
 	WebhookSetSecret(ctx context.Context, id, old, secret string) (bool, error)
 
-	DeliveryInsert(ctx context.Context, ds []*Delivery) error
+	// DeliveryInsert stores new deliveries as given (status, attempts,
+	// last outcome and times included) and returns the ids it inserted; a
+	// delivery whose id is already stored is left as it is.
+	DeliveryInsert(ctx context.Context, ds []*Delivery) ([]string, error)
+	// AttemptInsert stores attempts of deliveries without changing the
+	// deliveries.
+	AttemptInsert(ctx context.Context, as []*Attempt) error
 	DeliveryGetByID(ctx context.Context, id string) (*Delivery, error)
 	// DeliveryRecord stores an attempt and applies it to its delivery:
 	// attempts+1, last status code and error, and (while the delivery is
