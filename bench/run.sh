@@ -8,6 +8,7 @@
 #
 # Loopback only; each scenario starts its own server on a new database.
 set -euo pipefail
+export PGOPTIONS="-c client_min_messages=warning"
 cd "$(dirname "$0")/.."
 d=${BENCH_DURATION:-10s}
 c=${BENCH_CONCURRENCY:-16}

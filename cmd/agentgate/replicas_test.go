@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"encoding/json"
 	"fmt"
 	"net/http"
@@ -187,6 +188,32 @@ func TestReplicas(t *testing.T) {
 		r, err := agentB.Request(ctx, client.RequestInput{Action: "replica.policy"})
 		if err != nil || r.Status != client.StatusApproved {
 			t.Fatalf("request on B right after the policy was saved on A: %v %s", err, r.Status)
+		}
+	})
+
+	t.Run("a key revoked on A stops working on B at once", func(t *testing.T) {
+		k, err := admin.CreateKey(ctx, client.KeyInput{Name: "short-lived", Scopes: []client.Scope{client.ScopeRequestRead}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		onB := c.sdk(t, 1, k.Secret)
+		if _, err := onB.Me(ctx); err != nil { // B now holds the key in its cache
+			t.Fatal(err)
+		}
+		if err := admin.RevokeKey(ctx, k.ID); err != nil {
+			t.Fatal(err)
+		}
+		revoked := time.Now()
+		for {
+			_, err := onB.Me(ctx)
+			if errors.Is(err, client.ErrUnauthorized) {
+				t.Logf("B refused the key %v after A revoked it", time.Since(revoked).Round(time.Microsecond))
+				break
+			}
+			if time.Since(revoked) > 200*time.Millisecond {
+				t.Fatalf("B still accepts a key revoked on A %v ago (err %v)", time.Since(revoked), err)
+			}
+			time.Sleep(time.Millisecond)
 		}
 	})
 

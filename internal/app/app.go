@@ -131,6 +131,7 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger, out io.Write
 	}
 	if st.Dialect() == store.Postgres {
 		a.pgBus = events.NewPostgres(a.Hub, st.Pool(), processID(), log)
+		a.pgBus.OnKeysChanged(a.Auth.InvalidateKeys)
 		opts.Publisher = a.pgBus
 		opts.Hooks = append(opts.Hooks, a.pgBus)
 	} else {

@@ -33,6 +33,9 @@ type Tx interface {
 	KeyList(ctx context.Context) ([]*Key, error)
 	KeyInsert(ctx context.Context, k *Key) error
 	KeyUpdate(ctx context.Context, k *Key) error
+	// KeysChanged tells the other server processes, when the transaction
+	// commits, to drop their cached keys.
+	KeysChanged(ctx context.Context) error
 	// MarkerInsert records a one-time marker; it reports false when the
 	// marker already exists.
 	MarkerInsert(ctx context.Context, name string) (bool, error)
@@ -50,6 +53,11 @@ type Config struct {
 	// DefaultRateLimit is the rate limit (requests per minute) of a new key
 	// that names none (AGENTGATE_DEFAULT_RATE_LIMIT). Zero: unlimited.
 	DefaultRateLimit int
+	// KeyCacheTTL bounds how long a looked-up key is reused without asking
+	// the database. Changes made through this process drop the cache at
+	// once, and other processes are told through the event bus; the TTL
+	// only covers a bus that is down. Defaults to 2s; negative disables.
+	KeyCacheTTL time.Duration
 }
 
 // AdminEnvKeyID identifies the ADMIN_API_KEY credential in audit records.
@@ -65,6 +73,49 @@ type Service struct {
 
 	mu      sync.Mutex
 	touched map[string]time.Time // key id -> last write of last_used_at
+
+	cacheMu sync.Mutex
+	cache   map[string]cachedKey // key hash -> key
+}
+
+type cachedKey struct {
+	key *Key
+	at  time.Time
+}
+
+// maxCachedKeys bounds the key cache; past it the cache starts over.
+const maxCachedKeys = 10_000
+
+// InvalidateKeys drops every cached key; the next use of each key reads
+// the database.
+func (s *Service) InvalidateKeys() {
+	s.cacheMu.Lock()
+	s.cache = map[string]cachedKey{}
+	s.cacheMu.Unlock()
+}
+
+// lookup returns the key with hash, from the cache while fresh.
+func (s *Service) lookup(ctx context.Context, hash string) (*Key, error) {
+	now := s.now()
+	if s.cfg.KeyCacheTTL > 0 {
+		s.cacheMu.Lock()
+		c, ok := s.cache[hash]
+		s.cacheMu.Unlock()
+		if ok && now.Sub(c.at) < s.cfg.KeyCacheTTL {
+			return c.key, nil
+		}
+	}
+	k, err := s.store.KeyGetByHash(ctx, hash)
+	if err != nil || s.cfg.KeyCacheTTL <= 0 {
+		return k, err
+	}
+	s.cacheMu.Lock()
+	if len(s.cache) >= maxCachedKeys {
+		s.cache = map[string]cachedKey{}
+	}
+	s.cache[hash] = cachedKey{key: k, at: now}
+	s.cacheMu.Unlock()
+	return k, nil
 }
 
 // NewService returns a Service.
@@ -75,7 +126,10 @@ func NewService(store Store, cfg Config, log *slog.Logger) (*Service, error) {
 	if cfg.TouchInterval <= 0 {
 		cfg.TouchInterval = time.Minute
 	}
-	s := &Service{store: store, cfg: cfg, log: log, now: time.Now, touched: map[string]time.Time{}}
+	if cfg.KeyCacheTTL == 0 {
+		cfg.KeyCacheTTL = 2 * time.Second
+	}
+	s := &Service{store: store, cfg: cfg, log: log, now: time.Now, touched: map[string]time.Time{}, cache: map[string]cachedKey{}}
 	if cfg.AdminKey != "" {
 		if utf8.RuneCountInString(cfg.AdminKey) < 16 {
 			return nil, errors.New("ADMIN_API_KEY must be at least 16 characters")
@@ -108,7 +162,7 @@ func (s *Service) Authenticate(ctx context.Context, token string) (*Principal, e
 	if !LooksLikeKey(token) {
 		return nil, ErrInvalidKey
 	}
-	k, err := s.store.KeyGetByHash(ctx, HashKey(token))
+	k, err := s.lookup(ctx, HashKey(token))
 	if errors.Is(err, approval.ErrNotFound) {
 		return nil, ErrInvalidKey
 	}
@@ -310,16 +364,20 @@ func (s *Service) UpdateKey(ctx context.Context, by approval.Actor, id string, p
 		if err := tx.KeyUpdate(ctx, k); err != nil {
 			return err
 		}
+		if err := tx.KeysChanged(ctx); err != nil {
+			return err
+		}
 		out = k
 		return tx.AuditInsert(ctx, keyAudit(approval.EventKeyUpdated, by, k, nil))
 	})
+	s.InvalidateKeys()
 	return out, err
 }
 
 // RevokeKey revokes key id at once. Revoking the last active admin key is
 // refused unless ADMIN_API_KEY is configured.
 func (s *Service) RevokeKey(ctx context.Context, by approval.Actor, id string) error {
-	return s.store.WithKeyTx(ctx, func(tx Tx) error {
+	err := s.store.WithKeyTx(ctx, func(tx Tx) error {
 		k, err := getKey(ctx, tx, id)
 		if err != nil {
 			return err
@@ -336,8 +394,15 @@ func (s *Service) RevokeKey(ctx context.Context, by approval.Actor, id string) e
 		if err := tx.KeyUpdate(ctx, k); err != nil {
 			return err
 		}
+		if err := tx.KeysChanged(ctx); err != nil {
+			return err
+		}
 		return tx.AuditInsert(ctx, keyAudit(approval.EventKeyRevoked, by, k, nil))
 	})
+	// After the commit (or a failure, which changes nothing): drop the
+	// cache so that the revoked key's next use reads the database.
+	defer s.InvalidateKeys()
+	return err
 }
 
 func getKey(ctx context.Context, tx Tx, id string) (*Key, error) {

@@ -36,7 +36,19 @@ type Postgres struct {
 	pool   *pgxpool.Pool
 	origin string
 	log    *slog.Logger
+
+	// keysChanged, when set, runs when any process changed an API key and
+	// after a reconnection (changes may have been missed), so that caches
+	// of keys are dropped.
+	keysChanged func()
 }
+
+// OnKeysChanged registers fn to run when API keys change anywhere. It
+// must be called before Run.
+func (p *Postgres) OnKeysChanged(fn func()) { p.keysChanged = fn }
+
+// TypeKeysChanged is the notice type of an API key change.
+const TypeKeysChanged = "keys.changed"
 
 // NewPostgres returns a bus on pool. origin identifies this process so it
 // ignores its own notifications.
@@ -80,6 +92,9 @@ func (p *Postgres) Run(ctx context.Context) error {
 		err := p.listen(ctx, func() {
 			if !first {
 				p.hub.Deliver(Message{Type: TypeResync})
+				if p.keysChanged != nil {
+					p.keysChanged()
+				}
 			}
 			first = false
 			backoff = 100 * time.Millisecond
@@ -119,6 +134,12 @@ func (p *Postgres) listen(ctx context.Context, connected func()) error {
 		var nt notice
 		if err := json.Unmarshal([]byte(n.Payload), &nt); err != nil {
 			p.log.Warn("ignoring a malformed event notification", "err", err)
+			continue
+		}
+		if nt.Type == TypeKeysChanged {
+			if p.keysChanged != nil {
+				p.keysChanged()
+			}
 			continue
 		}
 		if nt.Origin == p.origin {

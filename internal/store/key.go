@@ -38,11 +38,13 @@ func scanKey(row scanner) (*auth.Key, error) {
 
 // KeyGetByHash returns the key with the given hash.
 func (s *Store) KeyGetByHash(ctx context.Context, hash string) (*auth.Key, error) {
-	k, err := scanKey(s.rdb.QueryRowContext(ctx, `SELECT `+keyColumns+` FROM api_keys WHERE key_hash = $1`, hash))
-	if err != nil {
-		return nil, s.mapErr(err)
-	}
-	return k, nil
+	return onFreshStack(func() (*auth.Key, error) {
+		k, err := scanKey(s.rdb.QueryRowContext(ctx, `SELECT `+keyColumns+` FROM api_keys WHERE key_hash = $1`, hash))
+		if err != nil {
+			return nil, s.mapErr(err)
+		}
+		return k, nil
+	})
 }
 
 func (s *Store) keyList(ctx context.Context, q querier) ([]*auth.Key, error) {
@@ -138,4 +140,21 @@ func (t *Tx) MarkerInsert(ctx context.Context, name string) (bool, error) {
 	}
 	n, err := res.RowsAffected()
 	return n == 1, err
+}
+
+// KeysChangedNotice is the notification (on the events channel) that tells
+// server processes to drop their cached keys.
+const KeysChangedNotice = `{"t":"keys.changed"}`
+
+// KeysChanged queues, on PostgreSQL, a notification that reaches every
+// server process when the transaction commits. A SQLite file has one
+// server process, which drops its own cache.
+func (t *Tx) KeysChanged(ctx context.Context) error {
+	if t.s.dialect.name() != Postgres {
+		return nil
+	}
+	if _, err := t.tx.ExecContext(ctx, `SELECT pg_notify('agentgate_events', $1)`, KeysChangedNotice); err != nil {
+		return fmt.Errorf("store: notify key change: %w", err)
+	}
+	return nil
 }
