@@ -200,6 +200,7 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger, out io.Write
 		Version:          Version,
 		MaxWait:          cfg.MaxWait,
 		MaxStreamsPerKey: cfg.MaxStreams,
+		NoParkedWaits:    !cfg.ParkLongPolls,
 		AdminRateLimit:   cfg.AdminRateLimit,
 		AuthFailureLimit: cfg.AuthFailureLimit,
 		TrustedProxies:   proxies,
@@ -386,6 +387,9 @@ func (a *App) Serve(ctx context.Context, ln net.Listener) error {
 	a.API.SetDraining()
 	sctx, cancel := context.WithTimeout(context.Background(), a.Config.ShutdownTimeout)
 	defer cancel()
+	// Parked long-polls are no longer net/http's: answer them first (with
+	// the pending request, as ordinary long-polls are answered below).
+	a.API.CloseParked(sctx)
 	// Long-polls and streams hold connections open: ending the base
 	// context releases them so Shutdown does not wait out their timeouts.
 	srv.RegisterOnShutdown(stopBG)

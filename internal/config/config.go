@@ -39,6 +39,7 @@ type Config struct {
 	PolicyFile        string        `env:"AGENTGATE_POLICY_FILE"`
 	MaxWait           time.Duration `env:"AGENTGATE_MAX_WAIT" envDefault:"60s"`
 	MaxStreams        int           `env:"AGENTGATE_MAX_STREAMS_PER_KEY" envDefault:"1000"`
+	ParkLongPolls     bool          `env:"AGENTGATE_PARK_LONG_POLLS" envDefault:"true"`
 	ExpirySweep       time.Duration `env:"AGENTGATE_EXPIRY_SWEEP_INTERVAL" envDefault:"1s"`
 	JobWorkers        int           `env:"AGENTGATE_JOB_WORKERS" envDefault:"50"`
 	DebugAddr         string        `env:"AGENTGATE_DEBUG_ADDR"`

@@ -35,9 +35,11 @@ type Subscription struct {
 	closeOnce sync.Once
 }
 
-// watch wakes one waiter; a full channel already holds a wake-up.
+// watch wakes one waiter: through its channel (a full channel already
+// holds a wake-up) or by calling fn, which must not block.
 type watch struct {
 	wake chan struct{}
+	fn   func()
 }
 
 // Overflowed reports whether a message could not be delivered because the
@@ -70,6 +72,18 @@ func NewHub() *Hub {
 // request id changes (or after a resync); stop ends the watch.
 func (h *Hub) WatchRequest(id string) (wake <-chan struct{}, stop func()) {
 	w := &watch{wake: make(chan struct{}, 1)}
+	return w.wake, h.addWatch(id, w)
+}
+
+// WatchRequestFunc calls fn after request id changes (or after a resync)
+// until stop is called. fn runs on the delivering goroutine, under the
+// hub's lock: it must return at once (start a goroutine for real work).
+// It serves waiters that hold no goroutine of their own while they wait.
+func (h *Hub) WatchRequestFunc(id string, fn func()) (stop func()) {
+	return h.addWatch(id, &watch{fn: fn})
+}
+
+func (h *Hub) addWatch(id string, w *watch) (stop func()) {
 	h.mu.Lock()
 	set := h.byRequest[id]
 	if set == nil {
@@ -79,7 +93,7 @@ func (h *Hub) WatchRequest(id string) (wake <-chan struct{}, stop func()) {
 	set[w] = struct{}{}
 	h.mu.Unlock()
 	var once sync.Once
-	return w.wake, func() {
+	return func() {
 		once.Do(func() {
 			h.mu.Lock()
 			defer h.mu.Unlock()
@@ -141,6 +155,10 @@ func (h *Hub) Deliver(msgs ...Message) {
 }
 
 func (w *watch) notify() {
+	if w.fn != nil {
+		w.fn()
+		return
+	}
 	select {
 	case w.wake <- struct{}{}:
 	default: // a wake-up is already pending

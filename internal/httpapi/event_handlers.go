@@ -45,7 +45,18 @@ func (s *Server) waitRequest(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
+	parked, cur, err := s.tryPark(w, r, r.PathValue("id"), timeout, release)
+	if parked {
+		return nil
+	}
 	defer release()
+	if err != nil {
+		return err
+	}
+	if cur != nil && cur.Status != approval.StatusPending {
+		writeJSON(w, http.StatusOK, wire.ToRequest(cur, time.Now()))
+		return nil
+	}
 	_ = http.NewResponseController(w).SetWriteDeadline(time.Now().Add(timeout + 10*time.Second))
 	ctx, cancel := context.WithTimeout(r.Context(), timeout)
 	defer cancel()

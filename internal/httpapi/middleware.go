@@ -18,6 +18,7 @@ type reqInfo struct {
 	route     string
 	keyID     string
 	streaming bool // long-polls and streams: kept out of the latency histogram
+	parked    bool // a parked long-poll: logged when it is answered
 }
 
 type reqInfoKey struct{}
@@ -103,29 +104,37 @@ func (s *Server) observe(next http.Handler) http.Handler {
 					writeJSON(sw, http.StatusInternalServerError, errorBody{Error: "internal error"})
 				}
 			}
-			d := time.Since(start)
+			if ri.parked && sw.status == 0 {
+				return
+			}
 			status := sw.status
 			if status == 0 {
 				status = http.StatusOK
 			}
-			if s.metrics != nil {
-				s.metrics.ObserveHTTP(ri.route, r.Method, status, d, ri.streaming)
-			}
-			if s.accessLog {
-				s.log.LogAttrs(r.Context(), slog.LevelInfo, "http",
-					slog.String("request_id", ri.id),
-					slog.String("method", r.Method),
-					slog.String("route", ri.route),
-					slog.Int("status", status),
-					slog.Float64("duration_ms", float64(d.Microseconds())/1000),
-					slog.Int("bytes", sw.bytes),
-					slog.String("key_id", ri.keyID),
-					slog.String("remote", s.ClientAddr(r).String()),
-				)
-			}
+			s.logAccess(ri.id, r.Method, ri.route, ri.keyID, s.ClientAddr(r).String(), status, time.Since(start), sw.bytes, ri.streaming)
 		}()
 		next.ServeHTTP(sw, r)
 	})
+}
+
+// logAccess records one answered HTTP request in the metrics and the
+// access log.
+func (s *Server) logAccess(id, method, route, keyID, remote string, status int, d time.Duration, bytes int, streaming bool) {
+	if s.metrics != nil {
+		s.metrics.ObserveHTTP(route, method, status, d, streaming)
+	}
+	if s.accessLog {
+		s.log.LogAttrs(context.Background(), slog.LevelInfo, "http",
+			slog.String("request_id", id),
+			slog.String("method", method),
+			slog.String("route", route),
+			slog.Int("status", status),
+			slog.Float64("duration_ms", float64(d.Microseconds())/1000),
+			slog.Int("bytes", bytes),
+			slog.String("key_id", keyID),
+			slog.String("remote", remote),
+		)
+	}
 }
 
 func panicText(v any) string {

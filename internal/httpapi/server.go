@@ -37,6 +37,9 @@ type Config struct {
 	// MaxStreamsPerKey bounds concurrent long-polls and streams per key;
 	// zero means unlimited. Defaults to unlimited in the zero value.
 	MaxStreamsPerKey int
+	// NoParkedWaits serves every long-poll on its own connection
+	// goroutine instead of parking it (see park.go); for tests.
+	NoParkedWaits bool
 
 	// AdminRateLimit limits the ADMIN_API_KEY principal, in requests per
 	// minute. Zero: unlimited.
@@ -89,6 +92,7 @@ type Server struct {
 	handler http.Handler
 
 	draining atomic.Bool
+	parked   parkedWaits
 }
 
 // New returns the API server with every route registered.

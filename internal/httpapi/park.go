@@ -1,0 +1,274 @@
+package httpapi
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/agentgate/agentgate/internal/approval"
+	"github.com/agentgate/agentgate/internal/wire"
+)
+
+// Parked long-polls.
+//
+// A long-poll served the ordinary way holds, for as long as it waits, a
+// net/http connection goroutine, its background-read goroutine, a 4 KiB
+// read buffer, 6 KiB of write buffers and the request's contexts: about
+// 30 KB per waiter, 300 MB for 10,000 agents waiting. A parked long-poll
+// keeps only the connection, its response headers and a hub
+// registration: the connection is hijacked from net/http once the
+// request is known to be pending, and a decision, the timeout or shutdown
+// answers it from whichever goroutine notices first.
+//
+// The answer carries "Connection: close": the parked connection is no
+// longer net/http's to reuse. A client that goes away while parked is
+// noticed when the answer is written, at the latest after its timeout;
+// until then it holds its per-key slot. HTTP/2 connections cannot be
+// hijacked and HEAD requests gain nothing; both wait the ordinary way.
+
+// parkedWaits is the set of parked long-polls, answered at shutdown.
+type parkedWaits struct {
+	mu     sync.Mutex
+	set    map[*parkedWait]struct{}
+	closed bool
+	wg     sync.WaitGroup
+}
+
+// parkedWait is one parked long-poll. Everything it holds is listed
+// here: no *http.Request, no buffers, no goroutine.
+type parkedWait struct {
+	s       *Server
+	id      string
+	header  http.Header
+	start   time.Time
+	release func() // frees the per-key long-poll slot
+	method  string
+	route   string
+	reqID   string
+	keyID   string
+	remote  string
+
+	mu        sync.Mutex
+	conn      net.Conn // nil until hijacked
+	woken     bool     // a wake-up came before the connection was parked
+	done      bool
+	stopWatch func()
+	timer     *time.Timer
+}
+
+// tryPark parks the long-poll for request id when it is still pending and
+// the connection can be hijacked. parked reports whether it did: the
+// parked wait then answers the client and calls release. Otherwise req is
+// the request as just read (nil when it could not be read) and the caller
+// serves the long-poll itself.
+func (s *Server) tryPark(w http.ResponseWriter, r *http.Request, id string, timeout time.Duration, release func()) (parked bool, req *approval.Request, err error) {
+	if s.hub == nil || s.cfg.NoParkedWaits || r.Method != http.MethodGet || r.ProtoMajor != 1 || s.draining.Load() || timeout <= 0 {
+		return false, nil, nil
+	}
+	ri := infoFrom(r.Context())
+	p := &parkedWait{
+		s: s, id: id, start: time.Now(), release: release,
+		method: r.Method, route: ri.route, reqID: ri.id, keyID: ri.keyID, remote: s.ClientAddr(r).String(),
+	}
+	// Watch before reading, so that a change between the read and the
+	// parking is not lost.
+	p.stopWatch = s.hub.WatchRequestFunc(id, p.wake)
+	req, err = s.approvals.Get(r.Context(), id)
+	if err != nil || req.Status != approval.StatusPending {
+		p.stopWatch()
+		return false, req, err
+	}
+	w.Header().Set("X-AgentGate-Wait-Timeout", fmt.Sprintf("%.0f", timeout.Seconds()))
+	p.header = w.Header().Clone()
+	if !s.parked.add(p) {
+		p.stopWatch()
+		return false, req, nil
+	}
+	conn, rw, herr := http.NewResponseController(w).Hijack()
+	if herr != nil {
+		s.parked.remove(p)
+		p.stopWatch()
+		w.Header().Del("X-AgentGate-Wait-Timeout")
+		return false, req, nil
+	}
+	// Bytes a client pipelined after this request would need the buffered
+	// reader; the connection closes after the answer and such a client
+	// retries them, as HTTP/1.1 requires of it.
+	_ = rw
+	ri.parked = true
+	p.mu.Lock()
+	p.conn = conn
+	p.timer = time.AfterFunc(timeout, func() { p.finish(true) })
+	woken := p.woken
+	p.mu.Unlock()
+	if woken {
+		go p.finish(false)
+	}
+	return true, nil, nil
+}
+
+// wake is the hub's callback: it must not block.
+func (p *parkedWait) wake() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.done {
+		return
+	}
+	if p.conn == nil {
+		p.woken = true
+		return
+	}
+	go p.finish(false)
+}
+
+// finish reads the request and answers the client when it is no longer
+// pending, or whatever its state when force is set (timeout, shutdown).
+func (p *parkedWait) finish(force bool) {
+	p.mu.Lock()
+	if p.done || p.conn == nil {
+		p.mu.Unlock()
+		return
+	}
+	p.mu.Unlock()
+
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	req, err := p.s.approvals.Get(ctx, p.id)
+	cancel()
+	if err == nil && req.Status == approval.StatusPending && !force {
+		return // another change (a vote, an edit): keep waiting
+	}
+
+	p.mu.Lock()
+	if p.done {
+		p.mu.Unlock()
+		return
+	}
+	p.done = true
+	conn := p.conn
+	if p.timer != nil {
+		p.timer.Stop()
+	}
+	p.mu.Unlock()
+	p.stopWatch()
+
+	resp := &wireResponse{header: p.header}
+	if err != nil {
+		status := StatusOf(err)
+		if status >= 500 {
+			p.s.log.Error("long-poll failed", "request_id", p.reqID, "err", err)
+		}
+		writeJSON(resp, status, errorBody{Error: approval.ErrorMessage(err)})
+	} else {
+		writeJSON(resp, http.StatusOK, wire.ToRequest(req, time.Now()))
+	}
+	_ = conn.SetWriteDeadline(time.Now().Add(10 * time.Second))
+	n, _ := resp.WriteTo(conn)
+	_ = conn.Close()
+	p.release()
+	p.s.parked.remove(p)
+	p.s.logAccess(p.reqID, p.method, p.route, p.keyID, p.remote, resp.status, time.Since(p.start), int(n), true)
+}
+
+func (ps *parkedWaits) add(p *parkedWait) bool {
+	ps.mu.Lock()
+	defer ps.mu.Unlock()
+	if ps.closed {
+		return false
+	}
+	if ps.set == nil {
+		ps.set = map[*parkedWait]struct{}{}
+	}
+	ps.set[p] = struct{}{}
+	ps.wg.Add(1)
+	return true
+}
+
+func (ps *parkedWaits) remove(p *parkedWait) {
+	ps.mu.Lock()
+	defer ps.mu.Unlock()
+	if _, ok := ps.set[p]; ok {
+		delete(ps.set, p)
+		ps.wg.Done()
+	}
+}
+
+// Parked returns the number of long-polls parked right now.
+func (s *Server) Parked() int {
+	s.parked.mu.Lock()
+	defer s.parked.mu.Unlock()
+	return len(s.parked.set)
+}
+
+// CloseParked answers every parked long-poll with the request's current
+// state, as an ordinary long-poll is answered at shutdown, and waits for
+// the answers until ctx ends; then it closes what is left. No long-poll
+// parks after it is called. Call it after http.Server.Shutdown and before
+// the store closes.
+func (s *Server) CloseParked(ctx context.Context) {
+	ps := &s.parked
+	ps.mu.Lock()
+	ps.closed = true
+	waits := make([]*parkedWait, 0, len(ps.set))
+	for p := range ps.set {
+		waits = append(waits, p)
+	}
+	ps.mu.Unlock()
+	for _, p := range waits {
+		go p.finish(true)
+	}
+	done := make(chan struct{})
+	go func() { ps.wg.Wait(); close(done) }()
+	select {
+	case <-done:
+	case <-ctx.Done():
+		for _, p := range waits {
+			p.mu.Lock()
+			if c := p.conn; c != nil && !p.done {
+				_ = c.Close()
+			}
+			p.mu.Unlock()
+		}
+	}
+}
+
+// wireResponse collects a response to be written to a hijacked
+// connection.
+type wireResponse struct {
+	header http.Header
+	status int
+	body   bytes.Buffer
+}
+
+func (b *wireResponse) Header() http.Header { return b.header }
+
+func (b *wireResponse) WriteHeader(code int) {
+	if b.status == 0 {
+		b.status = code
+	}
+}
+
+func (b *wireResponse) Write(p []byte) (int, error) {
+	b.WriteHeader(http.StatusOK)
+	return b.body.Write(p)
+}
+
+// WriteTo writes the response as HTTP/1.1 that closes the connection.
+func (b *wireResponse) WriteTo(w io.Writer) (int64, error) {
+	b.WriteHeader(http.StatusOK)
+	h := b.header
+	h.Set("Content-Length", strconv.Itoa(b.body.Len()))
+	h.Set("Date", time.Now().UTC().Format(http.TimeFormat))
+	h.Set("Connection", "close")
+	var out bytes.Buffer
+	fmt.Fprintf(&out, "HTTP/1.1 %03d %s\r\n", b.status, http.StatusText(b.status))
+	_ = h.Write(&out)
+	out.WriteString("\r\n")
+	out.Write(b.body.Bytes())
+	return out.WriteTo(w)
+}
