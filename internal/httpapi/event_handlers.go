@@ -54,7 +54,8 @@ func (s *Server) waitRequest(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	if cur != nil && cur.Status != approval.StatusPending {
-		writeJSON(w, http.StatusOK, wire.ToRequest(cur, time.Now()))
+		out := wire.ToRequest(cur, time.Now())
+		writeAppended(w, http.StatusOK, &out, 1024)
 		return nil
 	}
 	_ = http.NewResponseController(w).SetWriteDeadline(time.Now().Add(timeout + 10*time.Second))
@@ -68,7 +69,8 @@ func (s *Server) waitRequest(w http.ResponseWriter, r *http.Request) error {
 	// pending request instead of a reset connection (a departed client's
 	// write just fails).
 	w.Header().Set("X-AgentGate-Wait-Timeout", fmt.Sprintf("%.0f", timeout.Seconds()))
-	writeJSON(w, http.StatusOK, wire.ToRequest(req, time.Now()))
+	out := wire.ToRequest(req, time.Now())
+	writeAppended(w, http.StatusOK, &out, 1024)
 	return nil
 }
 

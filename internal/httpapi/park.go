@@ -165,7 +165,8 @@ func (p *parkedWait) finish(force bool) {
 		}
 		writeJSON(resp, status, errorBody{Error: approval.ErrorMessage(err)})
 	} else {
-		writeJSON(resp, http.StatusOK, wire.ToRequest(req, time.Now()))
+		out := wire.ToRequest(req, time.Now())
+		writeAppended(resp, http.StatusOK, &out, 1024)
 	}
 	_ = conn.SetWriteDeadline(time.Now().Add(10 * time.Second))
 	n, _ := resp.WriteTo(conn)

@@ -100,7 +100,7 @@ func (s *Server) listRequests(w http.ResponseWriter, r *http.Request) error {
 	for i, req := range reqs {
 		out.Requests[i] = wire.ToRequest(req, now)
 	}
-	writeJSON(w, http.StatusOK, out)
+	writeAppended(w, http.StatusOK, &out, 1024*(len(reqs)+1))
 	return nil
 }
 
@@ -109,7 +109,8 @@ func (s *Server) getRequest(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusOK, wire.ToRequest(req, time.Now()))
+	out := wire.ToRequest(req, time.Now())
+	writeAppended(w, http.StatusOK, &out, 1024)
 	return nil
 }
 

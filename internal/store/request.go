@@ -20,6 +20,41 @@ const requestColumns = `id, action, params, context, urgency, status, created_at
 type scanner interface{ Scan(dest ...any) error }
 
 func scanRequest(row scanner, extra ...any) (*approval.Request, error) {
+	return scanRequestMemo(row, nil, extra...)
+}
+
+// pdMemo remembers the last policy decision decoded while reading a list:
+// the rows of a page mostly share one, and decoding it dominated reading
+// them. Only decisions without slices are kept, so no two requests share
+// memory.
+type pdMemo struct {
+	raw string
+	pd  approval.PolicyDecision
+}
+
+func (m *pdMemo) decode(raw string, into *approval.PolicyDecision) error {
+	if m != nil && m.raw != "" && m.raw == raw {
+		*into = m.pd
+		if m.pd.RuleIndex != nil {
+			v := *m.pd.RuleIndex
+			into.RuleIndex = &v
+		}
+		return nil
+	}
+	if err := json.Unmarshal([]byte(raw), into); err != nil {
+		return err
+	}
+	if m != nil && len(into.Approvers) == 0 && len(into.Channels) == 0 && into.Approvals == nil && len(into.Escalate) == 0 {
+		m.raw, m.pd = raw, *into
+		if into.RuleIndex != nil {
+			v := *into.RuleIndex
+			m.pd.RuleIndex = &v
+		}
+	}
+	return nil
+}
+
+func scanRequestMemo(row scanner, memo *pdMemo, extra ...any) (*approval.Request, error) {
 	var (
 		r                                      approval.Request
 		params, rctx, pd                       string
@@ -52,7 +87,7 @@ func scanRequest(row scanner, extra ...any) (*approval.Request, error) {
 		r.ApprovedParams = json.RawMessage(approvedParams.String)
 	}
 	r.GrantID = grantID.String
-	if err := json.Unmarshal([]byte(pd), &r.PolicyDecision); err != nil {
+	if err := memo.decode(pd, &r.PolicyDecision); err != nil {
 		return nil, fmt.Errorf("store: request %s: policy decision: %w", r.ID, err)
 	}
 	return &r, nil
@@ -209,8 +244,9 @@ func (t *Tx) RequestListDue(ctx context.Context, now time.Time, limit int) ([]*a
 func collectRequests(rows *sql.Rows) ([]*approval.Request, error) {
 	defer rows.Close()
 	var out []*approval.Request
+	var memo pdMemo
 	for rows.Next() {
-		r, err := scanRequest(rows)
+		r, err := scanRequestMemo(rows, &memo)
 		if err != nil {
 			return nil, err
 		}
