@@ -113,6 +113,12 @@ type PolicyDecision struct {
 	Escalate  []policy.Escalation `json:"escalate,omitempty"`
 }
 
+// Scalar reports whether pd holds no lists and no quorum: copying it
+// then shares no memory but RuleIndex, and its JSON is a fixed shape.
+func (pd *PolicyDecision) Scalar() bool {
+	return len(pd.Approvers) == 0 && len(pd.Channels) == 0 && pd.Approvals == nil && len(pd.Escalate) == 0
+}
+
 // Request is one action an agent asked to take.
 type Request struct {
 	ID             string

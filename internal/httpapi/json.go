@@ -15,8 +15,6 @@ import (
 	"github.com/agentgate/agentgate/internal/approval"
 )
 
-// writeJSON encodes v as the response. Encoding happens into a buffer
-// first so a failure becomes a clean 500 instead of half a body.
 // appendJSONer is a body that encodes itself faster than reflection.
 type appendJSONer interface {
 	AppendJSON(b []byte) ([]byte, error)
@@ -29,14 +27,11 @@ func writeAppended(w http.ResponseWriter, status int, v appendJSONer, sizeHint i
 		writeJSON(w, http.StatusInternalServerError, errorBody{Error: "internal error"})
 		return
 	}
-	b = append(b, '\n')
-	h := w.Header()
-	h.Set("Content-Type", "application/json; charset=utf-8")
-	h.Set("Cache-Control", "no-store")
-	w.WriteHeader(status)
-	_, _ = w.Write(b)
+	writeBody(w, status, append(b, '\n'))
 }
 
+// writeJSON encodes v as the response. Encoding happens into a buffer
+// first so a failure becomes a clean 500 instead of half a body.
 func writeJSON(w http.ResponseWriter, status int, v any) {
 	var buf bytes.Buffer
 	enc := json.NewEncoder(&buf)
@@ -46,11 +41,16 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 		buf.Reset()
 		buf.WriteString(`{"error":"internal error"}` + "\n")
 	}
+	writeBody(w, status, buf.Bytes())
+}
+
+// writeBody sends an encoded JSON body with the API's headers.
+func writeBody(w http.ResponseWriter, status int, body []byte) {
 	h := w.Header()
 	h.Set("Content-Type", "application/json; charset=utf-8")
 	h.Set("Cache-Control", "no-store")
 	w.WriteHeader(status)
-	_, _ = w.Write(buf.Bytes())
+	_, _ = w.Write(body)
 }
 
 // MaxBodyBytes is the default limit of a request body.

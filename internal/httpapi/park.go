@@ -91,17 +91,16 @@ func (s *Server) tryPark(w http.ResponseWriter, r *http.Request, id string, time
 		p.stopWatch()
 		return false, req, nil
 	}
-	conn, rw, herr := http.NewResponseController(w).Hijack()
+	// Bytes a client pipelined after this request would need the buffered
+	// reader, which is dropped: the connection closes after the answer and
+	// such a client retries them, as HTTP/1.1 requires of it.
+	conn, _, herr := http.NewResponseController(w).Hijack()
 	if herr != nil {
 		s.parked.remove(p)
 		p.stopWatch()
 		w.Header().Del("X-AgentGate-Wait-Timeout")
 		return false, req, nil
 	}
-	// Bytes a client pipelined after this request would need the buffered
-	// reader; the connection closes after the answer and such a client
-	// retries them, as HTTP/1.1 requires of it.
-	_ = rw
 	ri.parked = true
 	p.mu.Lock()
 	p.conn = conn

@@ -44,7 +44,7 @@ func (m *pdMemo) decode(raw string, into *approval.PolicyDecision) error {
 	if err := json.Unmarshal([]byte(raw), into); err != nil {
 		return err
 	}
-	if m != nil && len(into.Approvers) == 0 && len(into.Channels) == 0 && into.Approvals == nil && len(into.Escalate) == 0 {
+	if m != nil && into.Scalar() {
 		m.raw, m.pd = raw, *into
 		if into.RuleIndex != nil {
 			v := *into.RuleIndex

@@ -124,7 +124,7 @@ func (l *RequestList) AppendJSON(b []byte) ([]byte, error) {
 // channels, quorum or escalation) by hand and the others through
 // encoding/json.
 func appendPolicyDecision(b []byte, pd *approval.PolicyDecision) ([]byte, error) {
-	if len(pd.Approvers) > 0 || len(pd.Channels) > 0 || pd.Approvals != nil || len(pd.Escalate) > 0 {
+	if !pd.Scalar() {
 		raw, err := json.Marshal(pd)
 		return append(b, raw...), err
 	}
