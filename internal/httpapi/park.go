@@ -36,8 +36,19 @@ import (
 type parkedWaits struct {
 	mu     sync.Mutex
 	set    map[*parkedWait]struct{}
+	reads  map[string]*sharedRead // by request id, while in flight
 	closed bool
 	wg     sync.WaitGroup
+}
+
+// sharedRead is one read of a request that every waiter woken before it
+// started can use: a decision wakes all the request's waiters at once,
+// and they need one read, not one each.
+type sharedRead struct {
+	start time.Time
+	done  chan struct{}
+	req   *approval.Request
+	err   error
 }
 
 // parkedWait is one parked long-poll. Everything it holds is listed
@@ -114,11 +125,17 @@ func (s *Server) tryPark(w http.ResponseWriter, r *http.Request, id string, time
 }
 
 // wake is the hub's callback: it must not block.
-func (p *parkedWait) wake() { go p.finish(false) }
+func (p *parkedWait) wake() {
+	woken := time.Now()
+	go p.finishAfter(false, woken)
+}
 
 // finish reads the request and answers the client when it is no longer
 // pending, or whatever its state when force is set (timeout, shutdown).
-func (p *parkedWait) finish(force bool) {
+func (p *parkedWait) finish(force bool) { p.finishAfter(force, time.Now()) }
+
+// finishAfter is finish with a read that started at or after since.
+func (p *parkedWait) finishAfter(force bool, since time.Time) {
 	p.mu.Lock()
 	if p.done {
 		p.mu.Unlock()
@@ -133,9 +150,7 @@ func (p *parkedWait) finish(force bool) {
 	}
 	p.mu.Unlock()
 
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	req, err := p.s.approvals.Get(ctx, p.id)
-	cancel()
+	req, err := p.s.parked.read(p.s.approvals, p.id, since)
 	if err == nil && req.Status == approval.StatusPending && !force {
 		return // another change (a vote, an edit): keep waiting
 	}
@@ -164,12 +179,46 @@ func (p *parkedWait) finish(force bool) {
 		out := wire.ToRequest(req, time.Now())
 		writeAppended(resp, http.StatusOK, &out, 1024)
 	}
+	// The answer ends the long-poll for the client: its slot and its place
+	// in the set go first, so a client that asks again at once finds
+	// both free. Shutdown still waits for the write.
+	p.release()
+	counted := p.s.parked.forget(p)
 	_ = conn.SetWriteDeadline(time.Now().Add(10 * time.Second))
 	n, _ := resp.WriteTo(conn)
 	_ = conn.Close()
-	p.release()
-	p.s.parked.remove(p)
+	if counted {
+		p.s.parked.wg.Done()
+	}
 	p.s.logAccess(p.reqID, p.method, p.route, p.keyID, p.remote, resp.status, time.Since(p.start), int(n), true)
+}
+
+// read returns request id as read by a read that started at or after
+// since, joining one in flight when there is such a read.
+func (ps *parkedWaits) read(svc *approval.Service, id string, since time.Time) (*approval.Request, error) {
+	ps.mu.Lock()
+	if sr := ps.reads[id]; sr != nil && !sr.start.Before(since) {
+		ps.mu.Unlock()
+		<-sr.done
+		return sr.req, sr.err
+	}
+	sr := &sharedRead{start: time.Now(), done: make(chan struct{})}
+	if ps.reads == nil {
+		ps.reads = map[string]*sharedRead{}
+	}
+	ps.reads[id] = sr
+	ps.mu.Unlock()
+
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	sr.req, sr.err = svc.Get(ctx, id)
+	cancel()
+	close(sr.done)
+	ps.mu.Lock()
+	if ps.reads[id] == sr {
+		delete(ps.reads, id)
+	}
+	ps.mu.Unlock()
+	return sr.req, sr.err
 }
 
 func (ps *parkedWaits) add(p *parkedWait) bool {
@@ -187,12 +236,19 @@ func (ps *parkedWaits) add(p *parkedWait) bool {
 }
 
 func (ps *parkedWaits) remove(p *parkedWait) {
-	ps.mu.Lock()
-	defer ps.mu.Unlock()
-	if _, ok := ps.set[p]; ok {
-		delete(ps.set, p)
+	if ps.forget(p) {
 		ps.wg.Done()
 	}
+}
+
+// forget takes p out of the set; it reports whether p was in it (and so
+// still counts in wg).
+func (ps *parkedWaits) forget(p *parkedWait) bool {
+	ps.mu.Lock()
+	defer ps.mu.Unlock()
+	_, ok := ps.set[p]
+	delete(ps.set, p)
+	return ok
 }
 
 // Parked returns the number of long-polls parked right now.

@@ -288,3 +288,38 @@ func TestLongPollOverTLS(t *testing.T) {
 		}
 	}
 }
+
+// TestParkedWaitersShareOneDecision: every waiter parked on a request
+// receives the decision that wakes them all (they share one read).
+func TestParkedWaitersShareOneDecision(t *testing.T) {
+	t.Parallel()
+	s := testserver.Start(t, nil)
+	agent := s.CreateKey(t, "agent", auth.ScopeRequestCreate, auth.ScopeRequestRead)
+	id := createPending(t, s, agent)
+	const n = 50
+	results := make([]<-chan waitResult, n)
+	for i := range results {
+		// One transport per waiter: each long-poll its own connection.
+		client := &http.Client{Transport: &http.Transport{}}
+		results[i] = startWait(context.Background(), client, s.URL, agent, id, "30s")
+	}
+	waitParked(t, s, n)
+	if resp, body := send(t, nil, http.MethodPost, s.URL+"/api/requests/"+id+"/decide", s.AdminKey,
+		map[string]any{"decision": "denied", "reason": "not today"}); resp.StatusCode != http.StatusOK {
+		t.Fatalf("decide: %d %s", resp.StatusCode, body)
+	}
+	for i, res := range results {
+		select {
+		case r := <-res:
+			if r.err != nil {
+				t.Fatalf("waiter %d: %v", i, r.err)
+			}
+			if st, _, reason := statusOf(t, r.body); st != "denied" || reason != "not today" {
+				t.Errorf("waiter %d: %d %s", i, r.resp.StatusCode, r.body)
+			}
+		case <-time.After(10 * time.Second):
+			t.Fatalf("waiter %d not answered within 10s of the decision", i)
+		}
+	}
+	waitParked(t, s, 0)
+}
