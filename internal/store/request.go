@@ -58,24 +58,22 @@ func scanRequestMemo(row scanner, memo *pdMemo, extra ...any) (*approval.Request
 	var (
 		r                                      approval.Request
 		params, rctx, pd                       string
-		decidedAt, expiresAt                   sql.NullTime
+		decidedAt, expiresAt                   time.Time
 		decidedBy, decidedByID, decidedByType  sql.NullString
 		decidedByLabel, reason, idemKey, rhash sql.NullString
 		approvedParams, grantID                sql.NullString
 	)
-	dest := []any{&r.ID, &r.Action, &params, &rctx, &r.Urgency, &r.Status, &r.CreatedAt, &r.UpdatedAt,
-		&decidedAt, &decidedBy, &decidedByID, &decidedByType, &decidedByLabel, &reason,
-		&expiresAt, &pd, &r.AgentID, &r.AgentName, &idemKey, &rhash,
+	dest := []any{&r.ID, &r.Action, &params, &rctx, &r.Urgency, &r.Status, dbTime{&r.CreatedAt}, dbTime{&r.UpdatedAt},
+		dbTime{&decidedAt}, &decidedBy, &decidedByID, &decidedByType, &decidedByLabel, &reason,
+		dbTime{&expiresAt}, &pd, &r.AgentID, &r.AgentName, &idemKey, &rhash,
 		&approvedParams, &r.ApprovalVotes, &r.EscalationLevel, &grantID}
 	if err := row.Scan(append(dest, extra...)...); err != nil {
 		return nil, err
 	}
 	r.Params = json.RawMessage(params)
 	r.Context = json.RawMessage(rctx)
-	r.CreatedAt = r.CreatedAt.UTC()
-	r.UpdatedAt = r.UpdatedAt.UTC()
-	r.DecidedAt = timeOf(decidedAt)
-	r.ExpiresAt = timeOf(expiresAt)
+	r.DecidedAt = decidedAt
+	r.ExpiresAt = expiresAt
 	r.DecidedBy = decidedBy.String
 	r.DecidedByID = decidedByID.String
 	r.DecidedByType = approval.ActorType(decidedByType.String)
@@ -94,7 +92,7 @@ func scanRequestMemo(row scanner, memo *pdMemo, extra ...any) (*approval.Request
 }
 
 func (s *Store) requestGetByID(ctx context.Context, q querier, id string) (*approval.Request, error) {
-	r, err := scanRequest(q.QueryRowContext(ctx, `SELECT `+requestColumns+` FROM requests WHERE id = $1`, id))
+	r, err := scanRequest(q.QueryRowContext(ctx, `SELECT `+s.requestSelect+` FROM requests WHERE id = $1`, id))
 	if err != nil {
 		return nil, s.mapErr(err)
 	}
@@ -116,7 +114,7 @@ func (s *Store) RequestListByIDs(ctx context.Context, ids []string) ([]*approval
 	if err != nil {
 		return nil, err
 	}
-	rows, err := s.rdb.QueryContext(ctx, `SELECT `+requestColumns+` FROM requests WHERE `+s.jsonIDs("id"), string(list))
+	rows, err := s.rdb.QueryContext(ctx, `SELECT `+s.requestSelect+` FROM requests WHERE `+s.jsonIDs("id"), string(list))
 	if err != nil {
 		return nil, fmt.Errorf("store: list requests by id: %w", err)
 	}
@@ -140,7 +138,7 @@ func (t *Tx) RequestGetByID(ctx context.Context, id string) (*approval.Request, 
 // RequestGetByIdempotencyKey finds the request agentID created with key.
 func (t *Tx) RequestGetByIdempotencyKey(ctx context.Context, agentID, key string) (*approval.Request, error) {
 	r, err := scanRequest(t.tx.QueryRowContext(ctx,
-		`SELECT `+requestColumns+` FROM requests WHERE agent_id = $1 AND idempotency_key = $2`, agentID, key))
+		`SELECT `+t.s.requestSelect+` FROM requests WHERE agent_id = $1 AND idempotency_key = $2`, agentID, key))
 	if err != nil {
 		return nil, t.s.mapErr(err)
 	}
@@ -196,7 +194,7 @@ func (t *Tx) RequestLock(ctx context.Context, id string) (*approval.Request, err
 	if t.s.dialect.name() == Postgres {
 		lock = " FOR UPDATE"
 	}
-	r, err := scanRequest(t.tx.QueryRowContext(ctx, `SELECT `+requestColumns+` FROM requests WHERE id = $1`+lock, id))
+	r, err := scanRequest(t.tx.QueryRowContext(ctx, `SELECT `+t.s.requestSelect+` FROM requests WHERE id = $1`+lock, id))
 	if err != nil {
 		return nil, t.s.mapErr(err)
 	}
@@ -232,7 +230,7 @@ func (t *Tx) RequestEscalate(ctx context.Context, id string, from int, now time.
 
 // RequestListDue returns pending requests whose expiry has passed.
 func (t *Tx) RequestListDue(ctx context.Context, now time.Time, limit int) ([]*approval.Request, error) {
-	rows, err := t.tx.QueryContext(ctx, `SELECT `+requestColumns+` FROM requests
+	rows, err := t.tx.QueryContext(ctx, `SELECT `+t.s.requestSelect+` FROM requests
 		WHERE status = 'pending' AND expires_at IS NOT NULL AND expires_at <= $1
 		ORDER BY expires_at LIMIT $2`+t.s.dialect.skipLocked(), now.UTC(), limit)
 	if err != nil {
@@ -328,7 +326,7 @@ func (s *Store) RequestList(ctx context.Context, f approval.RequestFilter) ([]*a
 	if total == 0 || int64(f.Offset) >= total {
 		return []*approval.Request{}, total, nil
 	}
-	q := `SELECT ` + requestColumns + ` FROM requests` + w.sql() +
+	q := `SELECT ` + s.requestSelect + ` FROM requests` + w.sql() +
 		` ORDER BY ` + order + ` LIMIT ` + w.next(f.Limit) + ` OFFSET ` + w.next(f.Offset)
 	rows, err := rtx.QueryContext(ctx, q, w.args...)
 	if err != nil {

@@ -55,6 +55,9 @@ type Store struct {
 	rdb     *sql.DB // reads; on PostgreSQL the same pool as db
 	pool    *pgxpool.Pool
 	dialect dialect
+	// requestSelect is the select list of a request (requestColumns, with
+	// timestamps read as text on SQLite).
+	requestSelect string
 	now     func() time.Time
 	log     *slog.Logger
 	path    string   // SQLite file
@@ -199,7 +202,8 @@ func openSQLite(ctx context.Context, path string, opts Options) (*Store, error) 
 	rdb.SetMaxIdleConns(n)
 	rdb.SetConnMaxIdleTime(0)
 	rdb.SetConnMaxLifetime(0)
-	s := &Store{db: db, rdb: rdb, dialect: sqliteDialect{}, now: opts.Now, log: opts.Logger, path: path}
+	s := &Store{db: db, rdb: rdb, dialect: sqliteDialect{}, now: opts.Now, log: opts.Logger, path: path,
+		requestSelect: textTimestamps(requestColumns)}
 	s.batch = newBatcher(s, 64)
 	return s, nil
 }
@@ -224,7 +228,8 @@ func openPostgres(ctx context.Context, url string, opts Options) (*Store, error)
 		return nil, fmt.Errorf("store: connect to postgres at %s:%d: %w", cfg.ConnConfig.Host, cfg.ConnConfig.Port, err)
 	}
 	db := stdlib.OpenDBFromPool(pool)
-	return &Store{db: db, rdb: db, pool: pool, dialect: postgresDialect{}, now: opts.Now, log: opts.Logger}, nil
+	return &Store{db: db, rdb: db, pool: pool, dialect: postgresDialect{}, now: opts.Now, log: opts.Logger,
+		requestSelect: requestColumns}, nil
 }
 
 // Dialect returns SQLite or Postgres.
