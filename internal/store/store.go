@@ -58,10 +58,10 @@ type Store struct {
 	// requestSelect is the select list of a request (requestColumns, with
 	// timestamps read as text on SQLite).
 	requestSelect string
-	now     func() time.Time
-	log     *slog.Logger
-	path    string   // SQLite file
-	batch   *batcher // SQLite group commit
+	now           func() time.Time
+	log           *slog.Logger
+	path          string   // SQLite file
+	batch         *batcher // SQLite group commit
 
 	// SQLite only: counts of listed requests, valid while no transaction
 	// has committed since (one process writes a SQLite file, so the
