@@ -91,7 +91,7 @@ func (s *Server) tryPark(w http.ResponseWriter, r *http.Request, id string, time
 	// Watch before reading, so that a change between the read and the
 	// parking is not lost.
 	p.stopWatch = s.hub.WatchRequestFunc(id, p.wake)
-	req, err = s.approvals.Get(r.Context(), id)
+	req, err = s.parked.read(s.approvals, id, time.Now())
 	if err != nil || req.Status != approval.StatusPending {
 		p.stopWatch()
 		return false, req, err
