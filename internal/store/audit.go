@@ -89,7 +89,7 @@ func (s *Store) AuditList(ctx context.Context, f approval.AuditFilter) ([]*appro
 		w.add("r.action = ?", f.Action)
 	}
 	if f.Status != "" {
-		w.add("r.status = ?", f.Status)
+		w.addStatus("r.status", f.Status)
 	}
 	if !f.From.IsZero() {
 		w.add("a.created_at >= ?", f.From.UTC())

@@ -271,6 +271,19 @@ func (w *where) sql() string {
 	return " WHERE " + strings.Join(w.conds, " AND ")
 }
 
+// addStatus filters on a request status. A valid status is written as a
+// literal: SQLite checks a bound value against the partial index on
+// pending requests and then marks the statement to be compiled again
+// whenever that parameter is bound, which is every time. Inlined, the
+// cached statement is reused (list: ~10 % of its CPU was re-parsing).
+func (w *where) addStatus(col string, st approval.Status) {
+	if st.Valid() {
+		w.conds = append(w.conds, col+" = '"+string(st)+"'")
+		return
+	}
+	w.add(col+" = ?", st)
+}
+
 // next returns the placeholder for one more argument.
 func (w *where) next(arg any) string {
 	w.args = append(w.args, arg)
@@ -288,7 +301,7 @@ var requestOrder = map[string]string{
 func (s *Store) RequestList(ctx context.Context, f approval.RequestFilter) ([]*approval.Request, int64, error) {
 	var w where
 	if f.Status != "" {
-		w.add("status = ?", f.Status)
+		w.addStatus("status", f.Status)
 	}
 	if f.Action != "" {
 		w.add("action = ?", f.Action)
