@@ -39,6 +39,7 @@ type options struct {
 	waiters                int
 	jsonOut                bool
 	replicas               int
+	replicaCPUs            float64
 }
 
 func main() {
@@ -54,6 +55,7 @@ func main() {
 	flag.IntVar(&o.waiters, "waiters", 1000, "concurrent waiters for the waiters and roundtrip scenarios")
 	flag.BoolVar(&o.jsonOut, "json", false, "print the result as JSON")
 	flag.IntVar(&o.replicas, "replicas", 1, "server processes to start on the same database (PostgreSQL); workers spread over them")
+	flag.Float64Var(&o.replicaCPUs, "replica-cpus", 0, "CPU limit of each started server (cgroup quota, like a pod's limit; 0 = none; Linux, root)")
 	flag.Parse()
 	if err := run(o); err != nil {
 		fmt.Fprintln(os.Stderr, "loadgen:", err)
@@ -67,9 +69,10 @@ type server struct {
 	url   string
 	start time.Duration // from exec to a healthy /health
 	dir   string
+	limit *cpuLimit // nil: no CPU limit
 }
 
-func startServer(o options) (*server, error) {
+func startServer(o options, n int) (*server, error) {
 	dir, err := os.MkdirTemp("", "loadgen")
 	if err != nil {
 		return nil, err
@@ -84,14 +87,25 @@ func startServer(o options) (*server, error) {
 	if db == "" {
 		db = filepath.Join(dir, "agentgate.db")
 	}
-	cmd := exec.Command(o.bin, "server")
+	argv := []string{o.bin, "server"}
+	var limit *cpuLimit
+	if o.replicaCPUs > 0 {
+		if limit, err = newCPULimit(fmt.Sprintf("loadgen-%d-%d", os.Getpid(), n), o.replicaCPUs); err != nil {
+			return nil, err
+		}
+		argv = limit.wrap(argv)
+	}
+	cmd := exec.Command(argv[0], argv[1:]...)
 	cmd.Env = append(os.Environ(), "HOST=127.0.0.1", "PORT="+strconv.Itoa(port), "DATABASE_URL="+db,
 		"ADMIN_API_KEY="+o.adminKey, "AGENTGATE_ACCESS_LOG=false", "AGENTGATE_LOG_LEVEL=warn",
 		"AGENTGATE_MAX_STREAMS_PER_KEY=0")
 	cmd.Stdout, cmd.Stderr = io.Discard, os.Stderr
-	s := &server{cmd: cmd, url: fmt.Sprintf("http://127.0.0.1:%d", port), dir: dir}
+	s := &server{cmd: cmd, url: fmt.Sprintf("http://127.0.0.1:%d", port), dir: dir, limit: limit}
 	t0 := time.Now()
 	if err := cmd.Start(); err != nil {
+		if limit != nil {
+			limit.remove()
+		}
 		return nil, err
 	}
 	for time.Since(t0) < 30*time.Second {
@@ -111,6 +125,9 @@ func (s *server) stop() {
 	_ = s.cmd.Process.Signal(syscall.SIGTERM)
 	_ = s.cmd.Wait()
 	os.RemoveAll(s.dir)
+	if s.limit != nil {
+		s.limit.remove()
+	}
 }
 
 // procStats reads the server's CPU seconds and RSS from /proc.
@@ -216,8 +233,8 @@ func run(o options) error {
 		if o.replicas > 1 && !strings.HasPrefix(o.db, "postgres") {
 			return errors.New("-replicas needs a PostgreSQL -db")
 		}
-		for range max(1, o.replicas) {
-			s, err := startServer(o)
+		for i := range max(1, o.replicas) {
+			s, err := startServer(o, i)
 			if err != nil {
 				return err
 			}
@@ -312,6 +329,9 @@ func run(o options) error {
 	}
 	if len(servers) > 1 {
 		res.Note = fmt.Sprintf("%d replicas on one PostgreSQL (CPU summed, RSS summed, peak is the largest)", len(servers))
+	}
+	if o.replicaCPUs > 0 {
+		res.Note = strings.TrimPrefix(res.Note+fmt.Sprintf("; each server limited to %g CPU", o.replicaCPUs), "; ")
 	}
 	return report(o, res)
 }
