@@ -48,6 +48,24 @@ type templates struct {
 // pageNames lists every page; parseTemplates fails when one is missing.
 var pageNames = []string{"signin", "error", "queue", "request", "history", "audit", "policies", "policy", "keys", "webhooks", "webhook", "grants"}
 
+// ui is what pages are made of: the parsed templates and the static files.
+type ui struct {
+	tpl    *templates
+	assets *assets
+}
+
+func loadUI() (*ui, error) {
+	as, err := loadAssets()
+	if err != nil {
+		return nil, err
+	}
+	tpl, err := parseTemplates(as)
+	if err != nil {
+		return nil, err
+	}
+	return &ui{tpl: tpl, assets: as}, nil
+}
+
 func parseTemplates(as *assets) (*templates, error) {
 	funcs := template.FuncMap{
 		"asset":    as.URL,
@@ -147,7 +165,14 @@ func (p *Page) TabTitle() string {
 // render executes page name into a buffer and writes it with status, so a
 // template error is a clean 500, never half a page.
 func (d *Dashboard) render(w http.ResponseWriter, r *http.Request, v *view, status int, name string, p *Page) {
-	p.Assets = d.assets
+	u, err := d.ui()
+	if err != nil {
+		d.log.ErrorContext(r.Context(), "dashboard templates failed to load", "err", err)
+		setPageHeaders(w)
+		http.Error(w, "internal error", http.StatusInternalServerError)
+		return
+	}
+	p.Assets = u.assets
 	p.Now = d.now()
 	p.Webhooks = d.webhooks != nil
 	if v != nil {
@@ -162,7 +187,7 @@ func (d *Dashboard) render(w http.ResponseWriter, r *http.Request, v *view, stat
 		}
 	}
 	var buf bytes.Buffer
-	if err := d.tpl.pages[name].ExecuteTemplate(&buf, "layout", p); err != nil {
+	if err := u.tpl.pages[name].ExecuteTemplate(&buf, "layout", p); err != nil {
 		d.log.ErrorContext(r.Context(), "dashboard template failed", "page", name, "request_id", httpapi.RequestID(r.Context()), "err", err)
 		setPageHeaders(w)
 		http.Error(w, "internal error", http.StatusInternalServerError)

@@ -234,3 +234,24 @@ func TestNotificationTimeline(t *testing.T) {
 		}
 	}
 }
+
+// The templates and static files load on first use, so a broken one
+// must fail here rather than on a user's first page.
+func TestLoadUI(t *testing.T) {
+	u, err := loadUI()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, n := range pageNames {
+		if u.tpl.pages[n] == nil {
+			t.Errorf("page %s not parsed", n)
+		}
+	}
+	want := map[string]string{"app.css": "text/css; charset=utf-8", "app.js": "text/javascript; charset=utf-8", "icon.svg": "image/svg+xml"}
+	for name, ctype := range want {
+		a := u.assets.byName[name]
+		if a == nil || a.ctype != ctype || len(a.hash) != 16 || len(a.body) == 0 {
+			t.Errorf("asset %s = %+v, want type %s, a 16-digit hash and a body", name, a, ctype)
+		}
+	}
+}
