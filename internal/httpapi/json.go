@@ -12,6 +12,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"sync"
 
 	"github.com/agentgate/agentgate/internal/approval"
 )
@@ -23,13 +24,35 @@ type appendJSONer interface {
 
 // writeAppended writes v as writeJSON would, through its AppendJSON.
 func writeAppended(w http.ResponseWriter, status int, v appendJSONer, sizeHint int) {
-	b, err := v.AppendJSON(make([]byte, 0, sizeHint))
+	bp := bodyBuffers.Get().(*[]byte)
+	defer func() {
+		if cap(*bp) <= maxPooledBody {
+			bodyBuffers.Put(bp)
+		}
+	}()
+	buf := *bp
+	if cap(buf) < sizeHint+1 {
+		buf = make([]byte, 0, sizeHint+1)
+	}
+	b, err := v.AppendJSON(buf[:0])
 	if err != nil {
 		writeJSON(w, http.StatusInternalServerError, errorBody{Error: "internal error"})
 		return
 	}
-	writeBody(w, status, append(b, '\n'))
+	b = append(b, '\n')
+	*bp = b[:0]
+	writeBody(w, status, b)
 }
+
+// bodyBuffers keeps the buffers responses are encoded into: a list page is
+// ~35 KB, and a new zeroed buffer for each was a quarter of the bytes the
+// list endpoint allocated. Write copies the body out before returning, so
+// a buffer is free again once writeBody is done.
+var bodyBuffers = sync.Pool{New: func() any { b := make([]byte, 0, 4096); return &b }}
+
+// maxPooledBody is the largest buffer kept: a rare huge page is left to
+// the collector instead of pinning its memory.
+const maxPooledBody = 256 << 10
 
 // writeJSON encodes v as the response. Encoding happens into a buffer
 // first so a failure becomes a clean 500 instead of half a body.

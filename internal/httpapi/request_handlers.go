@@ -95,11 +95,7 @@ func (s *Server) listRequests(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	now := time.Now()
-	out := wire.RequestList{Requests: make([]wire.Request, len(reqs)), Pagination: wire.Page(total, f.Limit, f.Offset)}
-	for i, req := range reqs {
-		out.Requests[i] = wire.ToRequest(req, now)
-	}
+	out := wire.RequestPage{Requests: reqs, Now: time.Now(), Pagination: wire.Page(total, f.Limit, f.Offset)}
 	writeAppended(w, http.StatusOK, &out, 1024*(len(reqs)+1))
 	return nil
 }

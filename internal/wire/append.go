@@ -108,7 +108,39 @@ func (l *RequestList) AppendJSON(b []byte) ([]byte, error) {
 		}
 		b = append(b, ']')
 	}
-	p := l.Pagination
+	return appendPagination(b, l.Pagination), nil
+}
+
+// RequestPage is a page of requests encoded straight from the domain
+// values, the same bytes as the RequestList of their ToRequest forms: one
+// Request is reused for every row instead of a slice of them (26 KB of
+// garbage per 50-request page).
+type RequestPage struct {
+	Requests   []*approval.Request
+	Now        time.Time
+	Pagination Pagination
+}
+
+// AppendJSON appends the page as RequestList.AppendJSON would.
+func (p *RequestPage) AppendJSON(b []byte) ([]byte, error) {
+	b = append(b, `{"requests":[`...)
+	var w Request
+	for i, r := range p.Requests {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		w = ToRequest(r, p.Now)
+		var err error
+		if b, err = w.AppendJSON(b); err != nil {
+			return b, err
+		}
+	}
+	b = append(b, ']')
+	return appendPagination(b, p.Pagination), nil
+}
+
+// appendPagination closes a list: its pagination and the outer object.
+func appendPagination(b []byte, p Pagination) []byte {
 	b = append(b, `,"pagination":{"total":`...)
 	b = strconv.AppendInt(b, p.Total, 10)
 	b = append(b, `,"limit":`...)
@@ -117,7 +149,7 @@ func (l *RequestList) AppendJSON(b []byte) ([]byte, error) {
 	b = strconv.AppendInt(b, int64(p.Offset), 10)
 	b = append(b, `,"hasMore":`...)
 	b = strconv.AppendBool(b, p.HasMore)
-	return append(b, "}}"...), nil
+	return append(b, "}}"...)
 }
 
 // appendPolicyDecision writes the common decision (no approvers,

@@ -86,6 +86,42 @@ func TestAppendJSON(t *testing.T) {
 	}
 }
 
+// A page encoded from the domain values is the same bytes as the list of
+// their wire forms.
+func TestRequestPageMatchesRequestList(t *testing.T) {
+	t.Parallel()
+	now := time.Date(2026, 11, 26, 9, 30, 0, 0, time.UTC)
+	ri := 1
+	reqs := []*approval.Request{
+		{ID: "req_1", Action: "deploy <prod>", Params: json.RawMessage(`{"env": "prod"}`), Status: approval.StatusPending,
+			CreatedAt: now, UpdatedAt: now, ExpiresAt: now.Add(time.Minute),
+			PolicyDecision: approval.PolicyDecision{Decision: "route_to_human", RuleIndex: &ri, Approvers: []string{"ops"}}},
+		{ID: "req_2", Action: "a", Status: approval.StatusDenied, CreatedAt: now, DecidedAt: now, DecidedBy: "bob", DecisionReason: "no & never"},
+		{},
+	}
+	for _, n := range []int{0, 1, 3} {
+		page := RequestPage{Requests: reqs[:n], Now: now, Pagination: Page(int64(n)+40, 2, 1)}
+		list := RequestList{Requests: make([]Request, n), Pagination: page.Pagination}
+		for i, r := range reqs[:n] {
+			list.Requests[i] = ToRequest(r, now)
+		}
+		got, err := page.AppendJSON(nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		want, err := list.AppendJSON(nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !bytes.Equal(got, want) {
+			t.Errorf("%d requests:\n got %s\nwant %s", n, got, want)
+		}
+		if std := stdJSON(t, list); !bytes.Equal(got, std) {
+			t.Errorf("%d requests: differs from encoding/json:\n got %s\nwant %s", n, got, std)
+		}
+	}
+}
+
 // TestAppendJSONRandomStrings compares the string escaping with
 // encoding/json on random strings drawn from the troublesome bytes.
 func TestAppendJSONRandomStrings(t *testing.T) {
