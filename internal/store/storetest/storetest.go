@@ -35,6 +35,7 @@ func Run(t *testing.T, open Open) {
 		{"RequestDecideConcurrent", testRequestDecideConcurrent},
 		{"RequestListFilters", testRequestListFilters},
 		{"RequestListPastEnd", testRequestListPastEnd},
+		{"RequestListRowsIndependent", testRequestListRowsIndependent},
 		{"RequestListDue", testRequestListDue},
 		{"IdempotencyKeyUnique", testIdempotencyKeyUnique},
 		{"RollbackLeavesNothing", testRollbackLeavesNothing},
@@ -280,6 +281,59 @@ func testRequestListFilters(t *testing.T, open Open) {
 	}
 	if n, err := s.RequestCountByStatus(ctx, approval.StatusPending); err != nil || n != 5 {
 		t.Errorf("pending count = %d, %v; want 5", n, err)
+	}
+}
+
+// A list reads its rows through one set of scan targets: a row with every
+// optional field set must leave nothing behind in the bare rows after it.
+func testRequestListRowsIndependent(t *testing.T, open Open) {
+	c := newClock()
+	s := open(t, c.now)
+	ri := 3
+	full := func() *approval.Request {
+		c.add(time.Second)
+		now := c.now()
+		return &approval.Request{
+			ID: approval.NewID("req_"), Action: "deploy", Params: json.RawMessage(`{"env":"prod"}`),
+			Context: json.RawMessage(`{"run":1}`), Urgency: approval.UrgencyHigh, Status: approval.StatusApproved,
+			CreatedAt: now, UpdatedAt: now, DecidedAt: now, DecidedBy: "alice", DecidedByID: "key_alice",
+			DecidedByType: approval.ActorHuman, DecidedByLabel: "Alice", DecisionReason: "ok", ExpiresAt: now.Add(time.Hour),
+			PolicyDecision: approval.PolicyDecision{Decision: "route_to_human", PolicyID: "pol_1", RuleIndex: &ri, Reason: "rule"},
+			AgentID: "key_agent", AgentName: "agent", IdempotencyKey: approval.NewID("idem_"), RequestHash: "h",
+			ApprovedParams: json.RawMessage(`{"env":"staging"}`), ApprovalVotes: 2, EscalationLevel: 1, GrantID: "gr_1",
+		}
+	}
+	var ids []string
+	insert := func(r *approval.Request) {
+		if err := s.WithTx(ctx, func(tx approval.Tx) error { return tx.RequestInsert(ctx, r) }); err != nil {
+			t.Fatal(err)
+		}
+		ids = append(ids, r.ID)
+	}
+	insert(full())
+	c.add(time.Second)
+	ids = append(ids, Request(t, s, nil).ID) // pending, no optional field
+	insert(full())
+	c.add(time.Second)
+	ids = append(ids, Request(t, s, nil).ID)
+
+	for _, sort := range []string{approval.SortOldest, approval.SortNewest} {
+		got, _, err := s.RequestList(ctx, approval.RequestFilter{Sort: sort, Limit: 10})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(got) != len(ids) {
+			t.Fatalf("%s: %d rows, want %d", sort, len(got), len(ids))
+		}
+		for _, r := range got {
+			one, err := s.RequestGetByID(ctx, r.ID)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if d := cmp.Diff(one, r); d != "" {
+				t.Errorf("%s: listed %s differs from reading it alone (-alone +listed):\n%s", sort, r.ID, d)
+			}
+		}
 	}
 }
 
