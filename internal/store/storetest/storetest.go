@@ -299,7 +299,7 @@ func testRequestListRowsIndependent(t *testing.T, open Open) {
 			CreatedAt: now, UpdatedAt: now, DecidedAt: now, DecidedBy: "alice", DecidedByID: "key_alice",
 			DecidedByType: approval.ActorHuman, DecidedByLabel: "Alice", DecisionReason: "ok", ExpiresAt: now.Add(time.Hour),
 			PolicyDecision: approval.PolicyDecision{Decision: "route_to_human", PolicyID: "pol_1", RuleIndex: &ri, Reason: "rule"},
-			AgentID: "key_agent", AgentName: "agent", IdempotencyKey: approval.NewID("idem_"), RequestHash: "h",
+			AgentID:        "key_agent", AgentName: "agent", IdempotencyKey: approval.NewID("idem_"), RequestHash: "h",
 			ApprovedParams: json.RawMessage(`{"env":"staging"}`), ApprovalVotes: 2, EscalationLevel: 1, GrantID: "gr_1",
 		}
 	}
