@@ -294,13 +294,30 @@ func testRequestListRowsIndependent(t *testing.T, open Open) {
 		c.add(time.Second)
 		now := c.now()
 		return &approval.Request{
-			ID: approval.NewID("req_"), Action: "deploy", Params: json.RawMessage(`{"env":"prod"}`),
-			Context: json.RawMessage(`{"run":1}`), Urgency: approval.UrgencyHigh, Status: approval.StatusApproved,
-			CreatedAt: now, UpdatedAt: now, DecidedAt: now, DecidedBy: "alice", DecidedByID: "key_alice",
-			DecidedByType: approval.ActorHuman, DecidedByLabel: "Alice", DecisionReason: "ok", ExpiresAt: now.Add(time.Hour),
-			PolicyDecision: approval.PolicyDecision{Decision: "route_to_human", PolicyID: "pol_1", RuleIndex: &ri, Reason: "rule"},
-			AgentID:        "key_agent", AgentName: "agent", IdempotencyKey: approval.NewID("idem_"), RequestHash: "h",
-			ApprovedParams: json.RawMessage(`{"env":"staging"}`), ApprovalVotes: 2, EscalationLevel: 1, GrantID: "gr_1",
+			ID:              approval.NewID("req_"),
+			Action:          "deploy",
+			Params:          json.RawMessage(`{"env":"prod"}`),
+			Context:         json.RawMessage(`{"run":1}`),
+			Urgency:         approval.UrgencyHigh,
+			Status:          approval.StatusApproved,
+			CreatedAt:       now,
+			UpdatedAt:       now,
+			DecidedAt:       now,
+			DecidedBy:       "alice",
+			DecidedByID:     "key_alice",
+			DecidedByType:   approval.ActorHuman,
+			DecidedByLabel:  "Alice",
+			DecisionReason:  "ok",
+			ExpiresAt:       now.Add(time.Hour),
+			PolicyDecision:  approval.PolicyDecision{Decision: "route_to_human", PolicyID: "pol_1", RuleIndex: &ri, Reason: "rule"},
+			AgentID:         "key_agent",
+			AgentName:       "agent",
+			IdempotencyKey:  approval.NewID("idem_"),
+			RequestHash:     "h",
+			ApprovedParams:  json.RawMessage(`{"env":"staging"}`),
+			ApprovalVotes:   2,
+			EscalationLevel: 1,
+			GrantID:         "gr_1",
 		}
 	}
 	var ids []string
