@@ -25,7 +25,7 @@ func newCPULimit(name string, cpus float64) (*cpuLimit, error) {
 		return nil, errors.New("-replica-cpus needs Linux cgroups")
 	}
 	quota := strconv.Itoa(int(cpus * cfsPeriodUS))
-	if v1 := "/sys/fs/cgroup/cpu"; isDir(filepath.Join(v1, "cpu.cfs_quota_us")) == nil {
+	if v1 := "/sys/fs/cgroup/cpu"; exists(filepath.Join(v1, "cpu.cfs_quota_us")) {
 		dir := filepath.Join(v1, name)
 		if err := os.Mkdir(dir, 0o755); err != nil {
 			return nil, fmt.Errorf("cgroup v1: %w", err)
@@ -45,9 +45,9 @@ func newCPULimit(name string, cpus float64) (*cpuLimit, error) {
 	return l, l.write("cpu.max", quota+" "+strconv.Itoa(cfsPeriodUS))
 }
 
-func isDir(path string) error {
+func exists(path string) bool {
 	_, err := os.Stat(path)
-	return err
+	return err == nil
 }
 
 func (l *cpuLimit) write(file, v string) error {
