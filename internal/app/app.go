@@ -154,6 +154,7 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger, out io.Write
 	}
 
 	workers := river.NewWorkers()
+	// Sweep jobs queued by versions that swept through River still complete.
 	river.AddWorker(workers, &jobs.ExpireWorker{Approvals: a.Approvals})
 	river.AddWorker(workers, &jobs.EscalateWorker{Approvals: a.Approvals})
 	a.Webhooks.AddWorkers(workers)
@@ -164,7 +165,6 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger, out io.Write
 	a.Channels.AddWorkers(workers)
 	a.Jobs, err = jobs.New(st, jobs.Options{
 		Workers:    workers,
-		Periodic:   []*river.PeriodicJob{jobs.ExpirySweep(cfg.ExpirySweep)},
 		MaxWorkers: cfg.JobWorkers,
 		Queues:     map[string]int{webhook.QueueName: cfg.WebhookWorkers, channels.QueueName: cfg.NotifyWorkers},
 		Logger:     log,
@@ -331,20 +331,9 @@ func (a *App) Serve(ctx context.Context, ln net.Listener) error {
 	// The sealer adds committed audit events to the hash chain and runs
 	// the outbox hooks (webhook fan-out) on them.
 	wg.Go(func() { a.Approvals.RunSealer(bg, a.Config.AuditSealInterval, 20*time.Millisecond) })
-	// Expiries that passed while no server ran end now, not after River
-	// has elected a leader to run the periodic sweep (a compare-and-set
-	// makes racing sweeps harmless).
-	wg.Go(func() {
-		for {
-			n, err := a.Approvals.ExpireDue(bg, 200)
-			if err != nil || n < 200 {
-				if err != nil && bg.Err() == nil {
-					a.Log.Warn("expiry sweep at start failed; the periodic sweep will retry", "err", err)
-				}
-				return
-			}
-		}
-	})
+	// Expiries end within an interval, those that passed while no server
+	// ran at once; every replica sweeps (see RunExpirySweeper).
+	wg.Go(func() { a.Approvals.RunExpirySweeper(bg, a.Config.ExpirySweep) })
 	if err := a.Jobs.Start(bg); err != nil {
 		stopBG()
 		return fmt.Errorf("start background jobs: %w", err)

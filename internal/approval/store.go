@@ -18,6 +18,9 @@ type Store interface {
 	RequestGetByID(ctx context.Context, id string) (*Request, error)
 	RequestList(ctx context.Context, f RequestFilter) ([]*Request, int64, error)
 	RequestCountByStatus(ctx context.Context, s Status) (int64, error)
+	// RequestDueExists reports whether a pending request's expiry has
+	// passed (by the store's clock), without a write transaction.
+	RequestDueExists(ctx context.Context) (bool, error)
 	AuditListByRequest(ctx context.Context, requestID string) ([]*AuditEvent, error)
 	AuditList(ctx context.Context, f AuditFilter) ([]*AuditEvent, int64, error)
 	// AuditListSince returns request state events (created, approved,

@@ -2,14 +2,15 @@ package jobs
 
 import (
 	"context"
-	"time"
 
 	"github.com/riverqueue/river"
 
 	"github.com/agentgate/agentgate/internal/approval"
 )
 
-// ExpireArgs is the periodic sweep that ends requests past their expiry.
+// ExpireArgs is the expiry sweep as a River job. Expiry is now swept by
+// approval.Service.RunExpirySweeper in every process; the job stays so
+// that sweeps queued by earlier versions still complete.
 type ExpireArgs struct{}
 
 // Kind implements river.JobArgs.
@@ -21,27 +22,12 @@ type ExpireWorker struct {
 	Approvals *approval.Service
 }
 
-// expireBatch bounds one transaction of the sweep.
-const expireBatch = 200
-
 // Work implements river.Worker.
 func (w *ExpireWorker) Work(ctx context.Context, _ *river.Job[ExpireArgs]) error {
 	for {
-		n, err := w.Approvals.ExpireDue(ctx, expireBatch)
-		if err != nil || n < expireBatch {
+		n, err := w.Approvals.ExpireDue(ctx, approval.ExpireBatch)
+		if err != nil || n < approval.ExpireBatch {
 			return err
 		}
 	}
-}
-
-// ExpirySweep is the periodic job: every interval, and at once when the
-// leader starts, so expiries that passed while no server ran fire within
-// seconds of the next start. Only River's elected leader enqueues it, and
-// each transition is a compare-and-set, so each request ends exactly once.
-func ExpirySweep(interval time.Duration) *river.PeriodicJob {
-	return river.NewPeriodicJob(river.PeriodicInterval(interval),
-		func() (river.JobArgs, *river.InsertOpts) {
-			return ExpireArgs{}, &river.InsertOpts{MaxAttempts: 1}
-		},
-		&river.PeriodicJobOpts{ID: "expire_due", RunOnStart: true})
 }

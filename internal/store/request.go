@@ -401,11 +401,26 @@ func (s *Store) countRequests(ctx context.Context, q querier, w where) (int64, e
 
 // RequestCountByStatus counts requests in status st.
 func (s *Store) RequestCountByStatus(ctx context.Context, st approval.Status) (int64, error) {
+	var w where
+	w.addStatus("status", st)
 	var n int64
-	if err := s.rdb.QueryRowContext(ctx, `SELECT COUNT(*) FROM requests WHERE status = $1`, st).Scan(&n); err != nil {
+	if err := s.rdb.QueryRowContext(ctx, `SELECT COUNT(*) FROM requests`+w.sql(), w.args...).Scan(&n); err != nil {
 		return 0, fmt.Errorf("store: count requests: %w", err)
 	}
 	return n, nil
+}
+
+// RequestDueExists reports whether a pending request's expiry has passed,
+// by the store's clock: one read of the partial index on pending expiries,
+// so a sweep with nothing to do writes nothing.
+func (s *Store) RequestDueExists(ctx context.Context) (bool, error) {
+	var due bool
+	err := s.rdb.QueryRowContext(ctx, `SELECT EXISTS (SELECT 1 FROM requests
+		WHERE status = 'pending' AND expires_at IS NOT NULL AND expires_at <= $1)`, s.nowUTC()).Scan(&due)
+	if err != nil {
+		return false, fmt.Errorf("store: due requests: %w", err)
+	}
+	return due, nil
 }
 
 // DecisionListByRequest returns a request's decisions and votes, oldest first.

@@ -392,6 +392,18 @@ func testRequestListDue(t *testing.T, open Open) {
 	if d := cmp.Diff([]string{soon.ID, late.ID}, got); d != "" {
 		t.Errorf("due requests, soonest first (-want +got):\n%s", d)
 	}
+
+	// RequestDueExists reads the store's clock: the approved request's
+	// passed expiry does not count, the pending ones' do once passed.
+	for _, tt := range []struct {
+		advance time.Duration
+		want    bool
+	}{{2 * time.Second, false}, {59 * time.Second, true}} {
+		c.add(tt.advance)
+		if due, err := s.RequestDueExists(ctx); err != nil || due != tt.want {
+			t.Errorf("after +%s: RequestDueExists = %v, %v; want %v", tt.advance, due, err, tt.want)
+		}
+	}
 }
 
 func testIdempotencyKeyUnique(t *testing.T, open Open) {
