@@ -120,6 +120,14 @@ func New(st *store.Store, opts Options) (*Runner, error) {
 		cfg.FetchPollInterval = opts.PollInterval
 		cfg.FetchCooldown = opts.PollInterval
 		cfg.PollOnly = true
+		// Every poll costs SQLite a compilation of River's fetch statement
+		// (it re-plans it whenever its parameters are bound), most of an
+		// idle server's CPU. The default queue carries only scheduled jobs
+		// (escalations), which River's scheduler releases every 5 s
+		// anyway, so it is polled once a second.
+		def := queues[river.QueueDefault]
+		def.FetchPollInterval = max(opts.PollInterval, time.Second)
+		queues[river.QueueDefault] = def
 		r.sqlite, err = river.NewClient(riversqlite.New(st.DB()), cfg)
 		if err != nil {
 			return nil, fmt.Errorf("jobs: %w", err)
