@@ -57,30 +57,54 @@ const SealBatch = 500
 func (s *Service) RunSealer(ctx context.Context, interval, settle time.Duration) {
 	tick := time.NewTicker(interval)
 	defer tick.Stop()
+	// At start and on ticks a read decides whether to seal: locking the
+	// chain head for nothing was a write transaction every interval on an
+	// idle server (on PostgreSQL, a row lock written to the WAL). After a
+	// change of this process there is work, so no need to ask.
+	ask := true
 	for {
-		for {
-			n, err := s.SealAudit(ctx, SealBatch)
-			if err != nil {
-				if ctx.Err() != nil {
-					return
-				}
-				s.log.Error("sealing audit events failed; retrying", "err", err)
-				break
-			}
-			if n < SealBatch {
-				break
+		if !ask || s.unsealedWork(ctx) {
+			if !s.sealAll(ctx) {
+				return
 			}
 		}
 		select {
 		case <-ctx.Done():
 			return
 		case <-tick.C:
+			ask = true
 		case <-s.sealNudge:
+			ask = false
 			select {
 			case <-ctx.Done():
 				return
 			case <-time.After(settle):
 			}
+		}
+	}
+}
+
+// unsealedWork reports whether events wait to be sealed. A failed read
+// says yes, so that the sealing transaction reports the problem.
+func (s *Service) unsealedWork(ctx context.Context) bool {
+	n, err := s.store.AuditCountUnsealed(ctx)
+	return err != nil || n > 0
+}
+
+// sealAll seals until nothing is left or sealing fails; it returns false
+// when ctx has ended.
+func (s *Service) sealAll(ctx context.Context) bool {
+	for {
+		n, err := s.SealAudit(ctx, SealBatch)
+		if err != nil {
+			if ctx.Err() != nil {
+				return false
+			}
+			s.log.Error("sealing audit events failed; retrying", "err", err)
+			return true
+		}
+		if n < SealBatch {
+			return true
 		}
 	}
 }

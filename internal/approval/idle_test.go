@@ -62,3 +62,46 @@ func TestExpirySweeperWritesOnlyWhenDue(t *testing.T) {
 		t.Error("the request ended without a write transaction through the sweeper's store")
 	}
 }
+
+// The sealer writes nothing while every event is sealed, and seals new
+// events (here made outside its own process's notice) within a tick.
+func TestSealerWritesOnlyWhenThereIsWork(t *testing.T) {
+	b, _ := setup(t)
+	if _, _, err := b.svc.Create(ctx, agent, approval.CreateInput{Action: "a"}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := b.svc.SealAudit(ctx, approval.SealBatch); err != nil {
+		t.Fatal(err)
+	}
+	counter := &txCounter{Store: b.st}
+	svc := approval.NewService(counter, approval.Config{DefaultTimeout: time.Hour}, approval.Options{})
+	sealCtx, stop := context.WithCancel(ctx)
+	done := make(chan struct{})
+	go func() { svc.RunSealer(sealCtx, 5*time.Millisecond, time.Millisecond); close(done) }()
+	defer func() { stop(); <-done }()
+
+	time.Sleep(100 * time.Millisecond) // ~20 ticks with nothing to seal
+	if n := counter.n.Load(); n != 0 {
+		t.Fatalf("%d write transactions with nothing to seal, want 0", n)
+	}
+	if _, _, err := b.svc.Create(ctx, agent, approval.CreateInput{Action: "b"}); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		n, err := b.st.AuditCountUnsealed(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if n == 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%d events still unsealed after 5 s", n)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	if counter.n.Load() == 0 {
+		t.Error("the events were sealed without a write transaction through the sealer's store")
+	}
+}
