@@ -134,6 +134,9 @@ func TestEmailRequiredReasonAndLimits(t *testing.T) {
 	h.policy(routed(map[string]any{"requireReason": true, "channels": []string{"email:" + opsAddress, "email:lead@example.com"}}))
 	r := h.create("deploy", map[string]any{"service": "billing"})
 	_, deny := h.decisionLinks(opsAddress, r.ID)
+	// Both mails must be out before the decision: a post job that runs
+	// after it rightly sends nothing (the request is decided).
+	lead, _ := h.decisionLinks("lead@example.com", r.ID)
 	st, _, body := h.page("POST", deny, url.Values{"reason": {"  "}})
 	if st != http.StatusBadRequest || !strings.Contains(body, "a reason is required") || !strings.Contains(body, "<textarea") {
 		t.Fatalf("POST without reason: %d\n%s", st, body)
@@ -143,7 +146,6 @@ func TestEmailRequiredReasonAndLimits(t *testing.T) {
 		t.Fatalf("POST with reason: %d\n%s", st, body)
 	}
 	// The other recipient's links: the request is decided now.
-	lead, _ := h.decisionLinks("lead@example.com", r.ID)
 	if st, _, body := h.page("GET", lead, nil); st != http.StatusConflict || !strings.Contains(body, "already decided") ||
 		!strings.Contains(body, "Denied by "+opsAddress) {
 		t.Fatalf("other recipient after the decision: %d\n%s", st, body)
