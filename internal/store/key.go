@@ -38,13 +38,11 @@ func scanKey(row scanner) (*auth.Key, error) {
 
 // KeyGetByHash returns the key with the given hash.
 func (s *Store) KeyGetByHash(ctx context.Context, hash string) (*auth.Key, error) {
-	return onFreshStack(func() (*auth.Key, error) {
-		k, err := scanKey(s.rdb.QueryRowContext(ctx, `SELECT `+keyColumns+` FROM api_keys WHERE key_hash = $1`, hash))
-		if err != nil {
-			return nil, s.mapErr(err)
-		}
-		return k, nil
-	})
+	k, err := scanKey(s.rdb.QueryRowContext(ctx, `SELECT `+keyColumns+` FROM api_keys WHERE key_hash = $1`, hash))
+	if err != nil {
+		return nil, s.mapErr(err)
+	}
+	return k, nil
 }
 
 func (s *Store) keyList(ctx context.Context, q querier) ([]*auth.Key, error) {

@@ -115,7 +115,7 @@ func (s *Store) requestGetByID(ctx context.Context, q querier, id string) (*appr
 
 // RequestGetByID returns request id or approval.ErrNotFound.
 func (s *Store) RequestGetByID(ctx context.Context, id string) (*approval.Request, error) {
-	return onFreshStack(func() (*approval.Request, error) { return s.requestGetByID(ctx, s.rdb, id) })
+	return s.requestGetByID(ctx, s.rdb, id)
 }
 
 // RequestListByIDs returns the requests with the given ids, in no

@@ -360,24 +360,3 @@ func (s *Store) Backup(ctx context.Context, path string) error {
 	}
 	return nil
 }
-
-// onFreshStack runs fn on a short-lived goroutine and waits for it.
-// SQLite (modernc, C translated to Go) grows a goroutine's stack to tens
-// of kilobytes, and a goroutine keeps its grown stack until a garbage
-// collection shrinks it: a long-poll that reads before it waits would hold
-// that stack for the whole wait. Reads on the paths of long-polls run
-// here, so 10,000 waiting goroutines stay small; the helper's stack is
-// returned to the runtime's pool when it exits.
-func onFreshStack[T any](fn func() (T, error)) (T, error) {
-	type result struct {
-		v   T
-		err error
-	}
-	ch := make(chan result, 1)
-	go func() {
-		v, err := fn()
-		ch <- result{v, err}
-	}()
-	r := <-ch
-	return r.v, r.err
-}
