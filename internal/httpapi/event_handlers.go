@@ -54,8 +54,7 @@ func (s *Server) waitRequest(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	if cur != nil && cur.Status != approval.StatusPending {
-		out := wire.ToRequest(cur, time.Now())
-		writeAppended(w, http.StatusOK, &out, 1024)
+		writeRequest(w, http.StatusOK, cur)
 		return nil
 	}
 	_ = http.NewResponseController(w).SetWriteDeadline(time.Now().Add(timeout + 10*time.Second))
@@ -69,8 +68,7 @@ func (s *Server) waitRequest(w http.ResponseWriter, r *http.Request) error {
 	// pending request instead of a reset connection (a departed client's
 	// write just fails).
 	w.Header().Set("X-AgentGate-Wait-Timeout", fmt.Sprintf("%.0f", timeout.Seconds()))
-	out := wire.ToRequest(req, time.Now())
-	writeAppended(w, http.StatusOK, &out, 1024)
+	writeRequest(w, http.StatusOK, req)
 	return nil
 }
 

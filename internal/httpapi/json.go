@@ -13,8 +13,10 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/agentgate/agentgate/internal/approval"
+	"github.com/agentgate/agentgate/internal/wire"
 )
 
 // appendJSONer is a body that encodes itself faster than reflection.
@@ -42,6 +44,12 @@ func writeAppended(w http.ResponseWriter, status int, v appendJSONer, sizeHint i
 	b = append(b, '\n')
 	*bp = b[:0]
 	writeBody(w, status, b)
+}
+
+// writeRequest answers with one request in its wire form.
+func writeRequest(w http.ResponseWriter, status int, req *approval.Request) {
+	out := wire.ToRequest(req, time.Now())
+	writeAppended(w, status, &out, 1024)
 }
 
 // bodyBuffers keeps the buffers responses are encoded into: a list page is

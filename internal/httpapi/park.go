@@ -12,7 +12,6 @@ import (
 	"time"
 
 	"github.com/agentgate/agentgate/internal/approval"
-	"github.com/agentgate/agentgate/internal/wire"
 )
 
 // Parked long-polls.
@@ -176,8 +175,7 @@ func (p *parkedWait) finishAfter(force bool, since time.Time) {
 		}
 		writeJSON(resp, status, errorBody{Error: approval.ErrorMessage(err)})
 	} else {
-		out := wire.ToRequest(req, time.Now())
-		writeAppended(resp, http.StatusOK, &out, 1024)
+		writeRequest(resp, http.StatusOK, req)
 	}
 	// The answer ends the long-poll for the client: its slot and its place
 	// in the set go first, so a client that asks again at once finds

@@ -34,7 +34,7 @@ func (s *Server) createRequest(w http.ResponseWriter, r *http.Request) error {
 		w.Header().Set("Idempotent-Replayed", "true")
 		status = http.StatusOK
 	}
-	writeJSON(w, status, wire.ToRequest(req, time.Now()))
+	writeRequest(w, status, req)
 	return nil
 }
 
@@ -105,8 +105,7 @@ func (s *Server) getRequest(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	out := wire.ToRequest(req, time.Now())
-	writeAppended(w, http.StatusOK, &out, 1024)
+	writeRequest(w, http.StatusOK, req)
 	return nil
 }
 
@@ -182,7 +181,7 @@ func (s *Server) decideRequest(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusOK, wire.ToRequest(req, time.Now()))
+	writeRequest(w, http.StatusOK, req)
 	return nil
 }
 
