@@ -95,3 +95,20 @@ func createKey(t testing.TB, s *testserver.Server, fields map[string]any) (id, s
 	}
 	return k.ID, k.Key, k.RateLimit
 }
+
+// waitSlotFree waits, at most within, until key may start a long-poll on
+// request id again (its per-key slots are freed asynchronously).
+func waitSlotFree(t *testing.T, s *testserver.Server, key, id string, within time.Duration) {
+	t.Helper()
+	deadline := time.Now().Add(within)
+	for {
+		resp, _ := get(t, s.URL+"/api/requests/"+id+"/wait?timeout=0", key)
+		if resp.StatusCode == http.StatusOK {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("long-poll slot not freed within %s: %d", within, resp.StatusCode)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}

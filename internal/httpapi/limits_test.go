@@ -125,17 +125,7 @@ func TestMaxStreamsPerKey(t *testing.T) {
 	for _, b := range bodies {
 		b.Close()
 	}
-	deadline := time.Now().Add(10 * time.Second)
-	for {
-		resp, _ := get(t, s.URL+"/api/requests/"+id+"/wait?timeout=0", agent)
-		if resp.StatusCode == http.StatusOK {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("slots not freed 10s after the streams closed: %d", resp.StatusCode)
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
+	waitSlotFree(t, s, agent, id, 10*time.Second)
 }
 
 // nestedParams returns params holding exactly n keys, some nested.

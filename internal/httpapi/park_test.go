@@ -207,17 +207,7 @@ func TestLongPollParkedAndNot(t *testing.T) {
 				if r := <-res; r.err == nil {
 					t.Fatalf("cancelled long-poll answered: %d", r.resp.StatusCode)
 				}
-				deadline := time.Now().Add(5 * time.Second)
-				for {
-					resp, _ := get(t, s.URL+"/api/requests/"+id+"/wait?timeout=0", agent)
-					if resp.StatusCode == http.StatusOK {
-						break
-					}
-					if time.Now().After(deadline) {
-						t.Fatalf("slot not freed: %d", resp.StatusCode)
-					}
-					time.Sleep(20 * time.Millisecond)
-				}
+				waitSlotFree(t, s, agent, id, 5*time.Second)
 				waitParked(t, s, 0)
 			})
 
