@@ -5,8 +5,8 @@ import (
 	"time"
 )
 
-// ExpireBatch bounds one transaction of an expiry sweep.
-const ExpireBatch = 200
+// expireBatch bounds one transaction of an expiry sweep.
+const expireBatch = 200
 
 // RunExpirySweeper ends due requests at once and then every interval until
 // ctx ends. Every process runs one. A pass that finds nothing due is one
@@ -30,12 +30,20 @@ func (s *Service) RunExpirySweeper(ctx context.Context, interval time.Duration) 
 
 func (s *Service) sweepExpired(ctx context.Context) {
 	due, err := s.store.RequestDueExists(ctx)
-	for err == nil && due {
-		var n int
-		n, err = s.ExpireDue(ctx, ExpireBatch)
-		due = n == ExpireBatch
+	if err == nil && due {
+		err = s.ExpireAllDue(ctx)
 	}
 	if err != nil && ctx.Err() == nil {
 		s.log.Warn("expiry sweep failed; retrying at the next interval", "err", err)
+	}
+}
+
+// ExpireAllDue ends every due request, in transactions of a bounded size.
+func (s *Service) ExpireAllDue(ctx context.Context) error {
+	for {
+		n, err := s.ExpireDue(ctx, expireBatch)
+		if err != nil || n < expireBatch {
+			return err
+		}
 	}
 }

@@ -401,7 +401,7 @@ func (s *Service) RevokeKey(ctx context.Context, by approval.Actor, id string) e
 	})
 	// After the commit (or a failure, which changes nothing): drop the
 	// cache so that the revoked key's next use reads the database.
-	defer s.InvalidateKeys()
+	s.InvalidateKeys()
 	return err
 }
 

@@ -50,6 +50,10 @@ func (p *Postgres) OnKeysChanged(fn func()) { p.keysChanged = fn }
 // TypeKeysChanged is the notice type of an API key change.
 const TypeKeysChanged = "keys.changed"
 
+// KeysChangedNotice is the payload, on Channel, that makes every process
+// drop its cached keys; the store sends it inside the changing transaction.
+const KeysChangedNotice = `{"t":"` + TypeKeysChanged + `"}`
+
 // NewPostgres returns a bus on pool. origin identifies this process so it
 // ignores its own notifications.
 func NewPostgres(hub *Hub, pool *pgxpool.Pool, origin string, log *slog.Logger) *Postgres {

@@ -16,7 +16,7 @@ type ExpireArgs struct{}
 // Kind implements river.JobArgs.
 func (ExpireArgs) Kind() string { return "agentgate.expire_due" }
 
-// ExpireWorker ends due requests, in batches, until none is left.
+// ExpireWorker ends every due request.
 type ExpireWorker struct {
 	river.WorkerDefaults[ExpireArgs]
 	Approvals *approval.Service
@@ -24,10 +24,5 @@ type ExpireWorker struct {
 
 // Work implements river.Worker.
 func (w *ExpireWorker) Work(ctx context.Context, _ *river.Job[ExpireArgs]) error {
-	for {
-		n, err := w.Approvals.ExpireDue(ctx, approval.ExpireBatch)
-		if err != nil || n < approval.ExpireBatch {
-			return err
-		}
-	}
+	return w.Approvals.ExpireAllDue(ctx)
 }

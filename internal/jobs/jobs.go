@@ -25,8 +25,7 @@ import (
 
 // Options configure the Runner.
 type Options struct {
-	Workers  *river.Workers
-	Periodic []*river.PeriodicJob
+	Workers *river.Workers
 	// MaxWorkers bounds concurrent jobs. Defaults to 50.
 	MaxWorkers int
 	// Queues adds named queues (besides the default one) with their
@@ -109,7 +108,6 @@ func New(st *store.Store, opts Options) (*Runner, error) {
 	cfg := &river.Config{
 		Logger:                      riverLog,
 		Workers:                     opts.Workers,
-		PeriodicJobs:                opts.Periodic,
 		Queues:                      queues,
 		CompletedJobRetentionPeriod: time.Hour,
 		JobTimeout:                  2 * time.Minute,

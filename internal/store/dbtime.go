@@ -24,11 +24,7 @@ func (d dbTime) Scan(v any) error {
 		}
 		*d.t = t
 	case []byte:
-		t, err := parseDBTime(string(x))
-		if err != nil {
-			return err
-		}
-		*d.t = t
+		return d.Scan(string(x))
 	default:
 		return fmt.Errorf("store: cannot read a %T as a time", v)
 	}

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/agentgate/agentgate/internal/auth"
+	"github.com/agentgate/agentgate/internal/events"
 )
 
 const keyColumns = `id, name, key_hash, prefix, scopes, rate_limit, created_at, created_by, last_used_at, revoked_at`
@@ -140,10 +141,6 @@ func (t *Tx) MarkerInsert(ctx context.Context, name string) (bool, error) {
 	return n == 1, err
 }
 
-// KeysChangedNotice is the notification (on the events channel) that tells
-// server processes to drop their cached keys.
-const KeysChangedNotice = `{"t":"keys.changed"}`
-
 // KeysChanged queues, on PostgreSQL, a notification that reaches every
 // server process when the transaction commits. A SQLite file has one
 // server process, which drops its own cache.
@@ -151,7 +148,7 @@ func (t *Tx) KeysChanged(ctx context.Context) error {
 	if t.s.dialect.name() != Postgres {
 		return nil
 	}
-	if _, err := t.tx.ExecContext(ctx, `SELECT pg_notify('agentgate_events', $1)`, KeysChangedNotice); err != nil {
+	if _, err := t.tx.ExecContext(ctx, `SELECT pg_notify($1, $2)`, events.Channel, events.KeysChangedNotice); err != nil {
 		return fmt.Errorf("store: notify key change: %w", err)
 	}
 	return nil
