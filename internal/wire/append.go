@@ -89,39 +89,17 @@ func (r *Request) AppendJSON(b []byte) ([]byte, error) {
 	return append(b, '}'), nil
 }
 
-// AppendJSON appends the list's JSON encoding to b, as encoding/json
-// would produce it.
-func (l *RequestList) AppendJSON(b []byte) ([]byte, error) {
-	b = append(b, `{"requests":`...)
-	if l.Requests == nil {
-		b = append(b, "null"...)
-	} else {
-		b = append(b, '[')
-		for i := range l.Requests {
-			if i > 0 {
-				b = append(b, ',')
-			}
-			var err error
-			if b, err = l.Requests[i].AppendJSON(b); err != nil {
-				return b, err
-			}
-		}
-		b = append(b, ']')
-	}
-	return appendPagination(b, l.Pagination), nil
-}
-
 // RequestPage is a page of requests encoded straight from the domain
-// values, the same bytes as the RequestList of their ToRequest forms: one
-// Request is reused for every row instead of a slice of them (26 KB of
-// garbage per 50-request page).
+// values, the same bytes encoding/json makes of the RequestList of their
+// ToRequest forms: one Request is reused for every row instead of a slice
+// of them (26 KB of garbage per 50-request page).
 type RequestPage struct {
 	Requests   []*approval.Request
 	Now        time.Time
 	Pagination Pagination
 }
 
-// AppendJSON appends the page as RequestList.AppendJSON would.
+// AppendJSON appends the page's JSON encoding to b.
 func (p *RequestPage) AppendJSON(b []byte) ([]byte, error) {
 	b = append(b, `{"requests":[`...)
 	var w Request
@@ -139,7 +117,7 @@ func (p *RequestPage) AppendJSON(b []byte) ([]byte, error) {
 	return appendPagination(b, p.Pagination), nil
 }
 
-// appendPagination closes a list: its pagination and the outer object.
+// appendPagination closes a page: its pagination and the outer object.
 func appendPagination(b []byte, p Pagination) []byte {
 	b = append(b, `,"pagination":{"total":`...)
 	b = strconv.AppendInt(b, p.Total, 10)

@@ -71,19 +71,10 @@ func TestAppendJSON(t *testing.T) {
 		w := ToRequest(&r, created)
 		checkSame(t, name, &w)
 	}
-
-	// The list envelope, empty and not.
-	for _, l := range []RequestList{
-		{Pagination: Page(0, 50, 0)},
-		{Requests: []Request{}, Pagination: Page(0, 50, 0)},
-		{Requests: []Request{ToRequest(&full, created), ToRequest(&pending, created)}, Pagination: Page(120, 50, 50)},
-	} {
-		checkSame(t, "list", &l)
-	}
 }
 
-// A page encoded from the domain values is the same bytes as the list of
-// their wire forms.
+// A page encoded from the domain values is the same bytes as
+// encoding/json makes of the list of their wire forms, empty or not.
 func TestRequestPageMatchesRequestList(t *testing.T) {
 	t.Parallel()
 	now := time.Date(2026, 11, 26, 9, 30, 0, 0, time.UTC)
@@ -104,13 +95,6 @@ func TestRequestPageMatchesRequestList(t *testing.T) {
 		got, err := page.AppendJSON(nil)
 		if err != nil {
 			t.Fatal(err)
-		}
-		want, err := list.AppendJSON(nil)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if !bytes.Equal(got, want) {
-			t.Errorf("%d requests:\n got %s\nwant %s", n, got, want)
 		}
 		if std := stdJSON(t, list); !bytes.Equal(got, std) {
 			t.Errorf("%d requests: differs from encoding/json:\n got %s\nwant %s", n, got, std)
@@ -162,15 +146,17 @@ func FuzzAppendJSON(f *testing.F) {
 
 func BenchmarkRequestListJSON(b *testing.B) {
 	created := time.Now()
-	reqs := make([]Request, 50)
+	reqs := make([]*approval.Request, 50)
+	wreqs := make([]Request, 50)
 	for i := range reqs {
-		r := approval.Request{ID: "req_0123456789abcdef", Action: "email.send", Params: json.RawMessage(`{"to":"someone@example.com","subject":"Quarterly report","amount":1200}`),
+		reqs[i] = &approval.Request{ID: "req_0123456789abcdef", Action: "email.send", Params: json.RawMessage(`{"to":"someone@example.com","subject":"Quarterly report","amount":1200}`),
 			Context: json.RawMessage(`{"agent":"mailer","run":42}`), Status: approval.StatusPending, Urgency: approval.UrgencyNormal,
 			CreatedAt: created, UpdatedAt: created, ExpiresAt: created.Add(time.Hour),
 			PolicyDecision: approval.PolicyDecision{Decision: "route_to_human", Reason: "no policy matched"}, AgentID: "key_1", AgentName: "agent"}
-		reqs[i] = ToRequest(&r, created)
+		wreqs[i] = ToRequest(reqs[i], created)
 	}
-	l := RequestList{Requests: reqs, Pagination: Page(10000, 50, 0)}
+	l := RequestList{Requests: wreqs, Pagination: Page(10000, 50, 0)}
+	page := RequestPage{Requests: reqs, Now: created, Pagination: l.Pagination}
 	b.Run("encoding/json", func(b *testing.B) {
 		for b.Loop() {
 			var buf bytes.Buffer
@@ -181,7 +167,7 @@ func BenchmarkRequestListJSON(b *testing.B) {
 	})
 	b.Run("AppendJSON", func(b *testing.B) {
 		for b.Loop() {
-			_, _ = l.AppendJSON(make([]byte, 0, 32<<10))
+			_, _ = page.AppendJSON(make([]byte, 0, 32<<10))
 		}
 	})
 }
