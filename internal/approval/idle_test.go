@@ -2,6 +2,7 @@ package approval_test
 
 import (
 	"context"
+	"fmt"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -21,6 +22,41 @@ func (c *txCounter) WithTx(ctx context.Context, fn func(tx approval.Tx) error) e
 	return c.Store.WithTx(ctx, fn)
 }
 
+// runIdle runs loop on a second service over b's store that counts its
+// write transactions, checks that ~20 rounds of it with nothing to do
+// write nothing, and returns the counter; loop stops when the test ends.
+func runIdle(t *testing.T, b *bundle, what string, loop func(ctx context.Context, svc *approval.Service)) *txCounter {
+	t.Helper()
+	counter := &txCounter{Store: b.st}
+	svc := approval.NewService(counter, approval.Config{DefaultTimeout: time.Hour}, approval.Options{})
+	loopCtx, stop := context.WithCancel(ctx)
+	done := make(chan struct{})
+	go func() { loop(loopCtx, svc); close(done) }()
+	t.Cleanup(func() { stop(); <-done })
+	time.Sleep(100 * time.Millisecond) // ~20 rounds at 5 ms
+	if n := counter.n.Load(); n != 0 {
+		t.Fatalf("%d write transactions while %s, want 0", n, what)
+	}
+	return counter
+}
+
+// eventually polls cond for up to 5 s; cond returns whether it holds and
+// what it saw.
+func eventually(t *testing.T, cond func() (bool, string)) {
+	t.Helper()
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		ok, saw := cond()
+		if ok {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("after 5 s: %s", saw)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
 // The sweeper writes nothing while nothing is due, and ends a request
 // within an interval once its expiry passes.
 func TestExpirySweeperWritesOnlyWhenDue(t *testing.T) {
@@ -32,32 +68,17 @@ func TestExpirySweeperWritesOnlyWhenDue(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	counter := &txCounter{Store: b.st}
-	svc := approval.NewService(counter, approval.Config{DefaultTimeout: time.Hour}, approval.Options{})
-	sweepCtx, stop := context.WithCancel(ctx)
-	done := make(chan struct{})
-	go func() { svc.RunExpirySweeper(sweepCtx, 5*time.Millisecond); close(done) }()
-	defer func() { stop(); <-done }()
-
-	time.Sleep(100 * time.Millisecond) // ~20 passes with nothing due
-	if n := counter.n.Load(); n != 0 {
-		t.Fatalf("%d write transactions while nothing was due, want 0", n)
-	}
+	counter := runIdle(t, b, "nothing was due", func(ctx context.Context, svc *approval.Service) {
+		svc.RunExpirySweeper(ctx, 5*time.Millisecond)
+	})
 	b.clock.add(61 * time.Second)
-	deadline := time.Now().Add(5 * time.Second)
-	for {
+	eventually(t, func() (bool, string) {
 		got, err := b.svc.Get(ctx, r.ID)
 		if err != nil {
 			t.Fatal(err)
 		}
-		if got.Status == approval.StatusDenied {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("status %s 5 s after the expiry passed, want denied (onTimeout)", got.Status)
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
+		return got.Status == approval.StatusDenied, "status " + string(got.Status) + ", want denied (onTimeout)"
+	})
 	if counter.n.Load() == 0 {
 		t.Error("the request ended without a write transaction through the sweeper's store")
 	}
@@ -73,34 +94,19 @@ func TestSealerWritesOnlyWhenThereIsWork(t *testing.T) {
 	if _, err := b.svc.SealAudit(ctx, approval.SealBatch); err != nil {
 		t.Fatal(err)
 	}
-	counter := &txCounter{Store: b.st}
-	svc := approval.NewService(counter, approval.Config{DefaultTimeout: time.Hour}, approval.Options{})
-	sealCtx, stop := context.WithCancel(ctx)
-	done := make(chan struct{})
-	go func() { svc.RunSealer(sealCtx, 5*time.Millisecond, time.Millisecond); close(done) }()
-	defer func() { stop(); <-done }()
-
-	time.Sleep(100 * time.Millisecond) // ~20 ticks with nothing to seal
-	if n := counter.n.Load(); n != 0 {
-		t.Fatalf("%d write transactions with nothing to seal, want 0", n)
-	}
+	counter := runIdle(t, b, "nothing was to seal", func(ctx context.Context, svc *approval.Service) {
+		svc.RunSealer(ctx, 5*time.Millisecond, time.Millisecond)
+	})
 	if _, _, err := b.svc.Create(ctx, agent, approval.CreateInput{Action: "b"}); err != nil {
 		t.Fatal(err)
 	}
-	deadline := time.Now().Add(5 * time.Second)
-	for {
+	eventually(t, func() (bool, string) {
 		n, err := b.st.AuditCountUnsealed(ctx)
 		if err != nil {
 			t.Fatal(err)
 		}
-		if n == 0 {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("%d events still unsealed after 5 s", n)
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
+		return n == 0, fmt.Sprintf("%d events still unsealed", n)
+	})
 	if counter.n.Load() == 0 {
 		t.Error("the events were sealed without a write transaction through the sealer's store")
 	}
